@@ -1,0 +1,415 @@
+"""MNIST and notMNIST loaders that work offline, online and with messy files.
+
+Both loaders return ``(x_train, y_train), (x_test, y_test)``: images as
+float32 in [0, 1] with shape (N, 28, 28, 1), labels as uint8. They print one
+line saying where the data came from and how it was split.
+
+Where the data is looked for, first hit wins:
+
+MNIST
+  1. ``<data>/mnist.npz`` (Keras' format)
+  2. ``<data>/mnist/`` with IDX files (``train-*`` and/or ``t10k-*``, plain or .gz)
+  3. Keras' cache, ``~/.keras/datasets/mnist.npz``
+  4. a download of Keras' ``mnist.npz`` into ``<data>/``
+
+notMNIST (labels 0..9 stand for the letters A..J)
+  1. ``<data>/notmnist*.npz``, a cache written by an earlier run
+  2. ``<data>/notMNIST_small/``, the extracted folder of PNGs
+  3. ``<data>/notMNIST_small.tar.gz``
+  4. ``<data>/notmnist/`` with IDX files
+  5. a download of ``notMNIST_small.tar.gz``, else of the IDX mirror
+
+A source with only one split (notMNIST_small always; the MNIST test split
+alone) has its exact duplicate images removed, then a seeded 20% held out
+as the test set, so no image is in both splits.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from denoise_kit.download import DownloadError, download
+from denoise_kit.errors import DataError
+from denoise_kit.idx import read_idx
+
+DATA_DIR_ENV = "DENOISE_DATA_DIR"
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+TEST_FRACTION = 0.2
+SPLIT_SEED = 0  # Fixed, so changing a script's SEED never moves the test set.
+IMAGE_SHAPE = (28, 28)
+
+CLASS_NAMES = {
+    "mnist": tuple("0123456789"),
+    "notmnist": tuple("ABCDEFGHIJ"),
+}
+
+MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+NOTMNIST_URL = "http://yaroslavvb.com/upload/notMNIST/notMNIST_small.tar.gz"
+NOTMNIST_SIZE = 8_458_043
+NOTMNIST_MIRROR_URL = "https://github.com/davidflanagan/notMNIST-to-MNIST/raw/master/"
+# SHA-256 of the decompressed mirror files (gzip headers carry timestamps).
+NOTMNIST_MIRROR_FILES = {
+    "t10k-images-idx3-ubyte.gz": "8e7f38ae95cc8f48e0986175ffc9137e5007ebcf3d8fdf6656c904eb9dab198b",
+    "t10k-labels-idx1-ubyte.gz": "5f8e6012f2ce730700d8d05fca098bc47f71d25b890e4bec7ac5ebfd614a4001",
+}
+NOTMNIST_CACHE = "notmnist_small.npz"
+
+Splits = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class RawData:
+    """uint8 images and labels as read from one source, before splitting."""
+
+    source: str
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]  # "train" and/or "test"
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The --data-dir flag, else $DENOISE_DATA_DIR, else data/ beside the scripts."""
+    if data_dir is None:
+        data_dir = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
+    return Path(data_dir).expanduser()
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloaded datasets ($KERAS_HOME or ~/.keras)."""
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets"
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, **kwargs) -> Splits:
+    """Load "mnist" or "notmnist" by name."""
+    loaders = {"mnist": load_mnist, "notmnist": load_notmnist}
+    if name not in loaders:
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(loaders)}")
+    return loaders[name](data_dir, **kwargs)
+
+
+# --------------------------------------------------------------------------- MNIST
+
+
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    split_seed: int = SPLIT_SEED,
+    verbose: bool = True,
+) -> Splits:
+    """Load MNIST from the first source found (see the module docstring)."""
+    data_dir = resolve_data_dir(data_dir)
+    raw = _find_mnist(data_dir)
+    return _finish("MNIST", raw, split_seed, verbose)
+
+
+def _find_mnist(data_dir: Path) -> RawData:
+    own_npz = data_dir / "mnist.npz"
+    if own_npz.is_file():
+        return _read_keras_npz(own_npz)
+    idx_dir = data_dir / "mnist"
+    if _has_idx_files(idx_dir):
+        return _read_idx_dir(idx_dir)
+    cached = keras_cache_dir() / "mnist.npz"
+    if cached.is_file():
+        return _read_keras_npz(cached)
+    try:
+        download(MNIST_URL, own_npz, sha256=MNIST_SHA256)
+    except DownloadError as e:
+        raise DataError(
+            f"MNIST not found in {data_dir}/ and {e}: "
+            f"put mnist.npz in {data_dir}/ or the IDX files in {idx_dir}/"
+        ) from None
+    return _read_keras_npz(own_npz)
+
+
+def _read_keras_npz(path: Path) -> RawData:
+    keys = ("x_train", "y_train", "x_test", "y_test")
+    try:
+        with np.load(path) as f:
+            missing = [k for k in keys if k not in f]
+            if missing:
+                raise DataError(
+                    f"{path} lacks {', '.join(missing)}: it is not Keras' mnist.npz; "
+                    "move it away and run again"
+                )
+            arrays = {k: f[k] for k in keys}
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as e:
+        raise DataError(f"{path} is truncated or corrupt ({e}): move it away and run again") from None
+    return RawData(
+        f"{path} (Keras npz)",
+        {
+            "train": _checked(arrays["x_train"], arrays["y_train"], str(path)),
+            "test": _checked(arrays["x_test"], arrays["y_test"], str(path)),
+        },
+    )
+
+
+# ------------------------------------------------------------------------ IDX files
+
+
+IDX_PREFIXES = {"train": "train", "test": "t10k"}
+
+
+def _idx_file(folder: Path, stem: str) -> Path | None:
+    for name in (stem, f"{stem}.gz"):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def _has_idx_files(folder: Path) -> bool:
+    return folder.is_dir() and any(
+        _idx_file(folder, f"{prefix}-{kind}") for prefix in IDX_PREFIXES.values()
+        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte")
+    )
+
+
+def _read_idx_dir(folder: Path) -> RawData:
+    splits = {}
+    for split, prefix in IDX_PREFIXES.items():
+        images = _idx_file(folder, f"{prefix}-images-idx3-ubyte")
+        labels = _idx_file(folder, f"{prefix}-labels-idx1-ubyte")
+        if images is None and labels is None:
+            continue
+        if images is None or labels is None:
+            present, absent = (images, "images") if labels is None else (labels, "labels")
+            raise DataError(
+                f"{present} has no matching {prefix}-{absent} file in {folder}/: add it or remove the other"
+            )
+        splits[split] = _checked(read_idx(images, ndim=3), read_idx(labels, ndim=1), str(images))
+    only = "" if len(splits) == 2 else f", {next(iter(splits))} split only"
+    return RawData(f"{folder}/ (IDX{only})", splits)
+
+
+def _checked(images: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
+        raise DataError(f"{name} holds images of shape {images.shape[1:]}, not 28x28")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{name} holds {len(images):,} images but its labels file {len(labels):,} labels: "
+            "the two files belong to different datasets"
+        )
+    return images.astype(np.uint8, copy=False), labels.astype(np.uint8, copy=False).reshape(-1)
+
+
+# ------------------------------------------------------------------------- notMNIST
+
+
+def load_notmnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    split_seed: int = SPLIT_SEED,
+    verbose: bool = True,
+) -> Splits:
+    """Load notMNIST from the first source found (see the module docstring)."""
+    data_dir = resolve_data_dir(data_dir)
+    raw = _find_notmnist(data_dir)
+    return _finish("notMNIST", raw, split_seed, verbose)
+
+
+def _find_notmnist(data_dir: Path) -> RawData:
+    for cache in sorted(data_dir.glob("notmnist*.npz")):
+        raw = _read_cache(cache)
+        if raw is not None:
+            return raw
+    folder = data_dir / "notMNIST_small"
+    if folder.is_dir():
+        return _cached(_read_png_folder(folder), data_dir)
+    archive = data_dir / "notMNIST_small.tar.gz"
+    if archive.is_file():
+        return _cached(_read_png_archive(archive), data_dir)
+    idx_dir = data_dir / "notmnist"
+    if _has_idx_files(idx_dir):
+        return _read_idx_dir(idx_dir)
+    return _download_notmnist(data_dir, archive, idx_dir)
+
+
+def _download_notmnist(data_dir: Path, archive: Path, idx_dir: Path) -> RawData:
+    try:
+        download(NOTMNIST_URL, archive, size=NOTMNIST_SIZE)
+        return _cached(_read_png_archive(archive), data_dir)
+    except DownloadError as first:
+        print(f"notMNIST: {first}; trying the IDX mirror", flush=True)
+    try:
+        for name, digest in NOTMNIST_MIRROR_FILES.items():
+            if not (idx_dir / name).exists():
+                download(NOTMNIST_MIRROR_URL + name, idx_dir / name, content_sha256=digest)
+    except DownloadError as e:
+        raise DataError(
+            f"notMNIST not found in {data_dir}/ and {e}: put notMNIST_small.tar.gz "
+            f"(or its extracted folder) in {data_dir}/, or the IDX files in {idx_dir}/"
+        ) from None
+    return _read_idx_dir(idx_dir)
+
+
+def _letter_of(parts: tuple[str, ...]) -> int | None:
+    """Class index from the folder a PNG sits in (A..J), or None."""
+    if len(parts) >= 2 and parts[-2] in CLASS_NAMES["notmnist"]:
+        return CLASS_NAMES["notmnist"].index(parts[-2])
+    return None
+
+
+def _decode_png(data: bytes) -> np.ndarray | None | str:
+    """The 28x28 grey image, or "unreadable" / "wrong size"."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            if img.size != IMAGE_SHAPE:
+                return "wrong size"
+            return np.asarray(img.convert("L"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return "unreadable"
+
+
+class _PngCollector:
+    def __init__(self) -> None:
+        self.images: list[np.ndarray] = []
+        self.labels: list[int] = []
+        self.skipped = {"unreadable": 0, "wrong size": 0}
+
+    def add(self, data: bytes, label: int) -> None:
+        result = _decode_png(data)
+        if isinstance(result, str):
+            self.skipped[result] += 1
+        else:
+            self.images.append(result)
+            self.labels.append(label)
+
+    def result(self, source: str) -> RawData:
+        if not self.images:
+            raise DataError(f"{source} holds no readable 28x28 PNGs in folders A..J")
+        images = np.stack(self.images)
+        labels = np.asarray(self.labels, dtype=np.uint8)
+        return RawData(source, {"train": (images, labels)}, self.skipped)
+
+
+def _read_png_folder(folder: Path) -> RawData:
+    collector = _PngCollector()
+    for path in sorted(folder.glob("*/*.png")):
+        label = _letter_of(path.parts)
+        if label is not None:
+            collector.add(path.read_bytes(), label)
+    return collector.result(f"{folder}/ (PNG folder)")
+
+
+def _read_png_archive(archive: Path) -> RawData:
+    collector = _PngCollector()
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = sorted((m for m in tar if m.isfile() and m.name.endswith(".png")),
+                             key=lambda m: m.name)
+            for member in members:
+                label = _letter_of(tuple(member.name.split("/")))
+                if label is not None:
+                    collector.add(tar.extractfile(member).read(), label)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise DataError(
+            f"{archive} is truncated or corrupt ({e}): move it away and run again to download it"
+        ) from None
+    return collector.result(f"{archive} (PNG archive)")
+
+
+def _cached(raw: RawData, data_dir: Path) -> RawData:
+    """Save the parsed images so later runs load in well under a second."""
+    from denoise_kit.files import atomic_path
+
+    try:
+        with atomic_path(data_dir / NOTMNIST_CACHE) as tmp:
+            images, labels = raw.splits["train"]
+            np.savez(tmp, images=images, labels=labels, source=raw.source,
+                     unreadable=raw.skipped["unreadable"], wrong_size=raw.skipped["wrong size"])
+    except OSError:
+        pass  # A read-only data folder just means no cache.
+    return raw
+
+
+def _read_cache(path: Path) -> RawData | None:
+    try:
+        with np.load(path) as f:
+            images, labels = f["images"], f["labels"]
+            skipped = {"unreadable": int(f["unreadable"]), "wrong size": int(f["wrong_size"])}
+            source = str(f["source"])
+    except (KeyError, zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error):
+        print(f"notMNIST: ignoring {path}, which is not a readable cache", flush=True)
+        return None
+    images, labels = _checked(images, labels, str(path))
+    return RawData(f"{path} (cache of {source})", {"train": (images, labels)}, skipped)
+
+
+# ------------------------------------------------------------------ shared last step
+
+
+def deduplicate(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Drop exact duplicate images, keeping each first occurrence in order."""
+    flat = images.reshape(len(images), -1)
+    _, first = np.unique(flat, axis=0, return_index=True)
+    keep = np.sort(first)
+    return images[keep], labels[keep], len(images) - len(keep)
+
+
+def holdout_split(n: int, seed: int, fraction: float = TEST_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded indices (train, test) with round(n * fraction) test items."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_test = round(n * fraction)
+    return order[n_test:], order[:n_test]
+
+
+def _to_float(images: np.ndarray) -> np.ndarray:
+    return (images.astype(np.float32) / 255.0)[..., np.newaxis]
+
+
+def _finish(name: str, raw: RawData, split_seed: int, verbose: bool) -> Splits:
+    notes = [f"{k} {v:,} skipped" for k, v in raw.skipped.items() if v]
+    if len(raw.splits) == 2:
+        (x_train, y_train), (x_test, y_test) = raw.splits["train"], raw.splits["test"]
+        notes.append("train and test splits as published")
+    else:
+        images, labels = next(iter(raw.splits.values()))
+        images, labels, n_duplicates = deduplicate(images, labels)
+        train, test = holdout_split(len(images), split_seed)
+        x_train, y_train, x_test, y_test = images[train], labels[train], images[test], labels[test]
+        notes.append(
+            f"{len(images) + n_duplicates:,} images, {n_duplicates:,} exact duplicates removed, "
+            f"{TEST_FRACTION:.0%} held out as test (split seed {split_seed})"
+        )
+    if verbose:
+        print(
+            f"{name} from {raw.source}: {'; '.join(notes)}: "
+            f"{len(x_train):,} train / {len(x_test):,} test",
+            flush=True,
+        )
+    return (_to_float(x_train), y_train), (_to_float(x_test), y_test)
+
+
+# -------------------------------------------------------------- for training scripts
+
+
+@dataclass
+class DenoisingData:
+    """Images for a denoising run: train, validation (carved from train) and test."""
+
+    x_train: np.ndarray
+    x_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+
+
+def denoising_splits(name: str, data_dir: str | os.PathLike[str] | None = None, *,
+                     limit: int | None = None, validation_fraction: float = 0.1) -> DenoisingData:
+    """Load a dataset, keep at most `limit` training images and set the first
+    `validation_fraction` of them aside for validation. The test set is left
+    whole, so scores stay comparable whatever the limit."""
+    (x_train, _), (x_test, y_test) = load_dataset(name, data_dir)
+    x_train = x_train[:limit]
+    n_val = max(1, round(len(x_train) * validation_fraction))
+    return DenoisingData(x_train[n_val:], x_train[:n_val], x_test, y_test, CLASS_NAMES[name])

@@ -1,0 +1,126 @@
+"""Evaluation and result files of a denoising run: metrics.json,
+reconstructions.png, history.png and the closing table."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from denoise_kit import metrics, plots
+from denoise_kit.files import write_json
+
+
+def read_log(path: str | os.PathLike[str]) -> dict[str, list[float]]:
+    """The CSV log of every finished epoch, as columns."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+
+def example_indices(labels: np.ndarray, count: int = 10) -> list[int]:
+    """Fixed test images to show: the first of each class, then the next ones."""
+    chosen = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:count]
+    extra = [i for i in range(len(labels)) if i not in chosen]
+    return sorted(chosen + extra[: count - len(chosen)], key=lambda i: (labels[i], i))
+
+
+def evaluate(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray) -> dict[str, float]:
+    """Mean PSNR and SSIM of the noisy input and of the denoised output."""
+    before, after = metrics.quality(clean, noisy), metrics.quality(clean, denoised)
+    return {
+        "psnr_noisy": before["psnr"],
+        "psnr_denoised": after["psnr"],
+        "ssim_noisy": before["ssim"],
+        "ssim_denoised": after["ssim"],
+    }
+
+
+def save_reconstructions(path: str | os.PathLike[str], clean: np.ndarray, noisy: np.ndarray,
+                         denoised: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                         title: str) -> Path:
+    """Three rows (clean, noisy, denoised), each image titled with its class or PSNR."""
+    shown = example_indices(labels)
+    psnr_noisy = metrics.psnr_per_image(clean[shown], noisy[shown])
+    psnr_denoised = metrics.psnr_per_image(clean[shown], denoised[shown])
+    return plots.image_rows(
+        [("clean", clean[shown]), ("noisy", noisy[shown]), ("denoised", denoised[shown])],
+        path,
+        titles=[
+            [f"'{class_names[labels[i]]}'" for i in shown],
+            [f"{p:.1f} dB" for p in psnr_noisy],
+            [f"{p:.1f} dB" for p in psnr_denoised],
+        ],
+        suptitle=title,
+    )
+
+
+def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, Any],
+                  clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, labels: np.ndarray,
+                  class_names: Sequence[str], title: str) -> dict[str, Path]:
+    """Write every result file atomically and return their paths."""
+    from denoise_kit.training import save_model
+
+    output_dir = Path(output_dir)
+    log = read_log(output_dir / "training_log.csv")
+    paths = {
+        "reconstructions": save_reconstructions(output_dir / "reconstructions.png", clean, noisy,
+                                                denoised, labels, class_names, title),
+        "history": plots.loss_curves(log, output_dir / "history.png", title=f"{title}: loss"),
+        "model": save_model(model, output_dir / "model.keras"),
+    }
+    write_json(output_dir / "metrics.json", results)
+    paths["metrics"] = output_dir / "metrics.json"
+    return paths
+
+
+def training_time(output_dir: str | os.PathLike[str], train_images: int) -> dict[str, float]:
+    """Epochs run, seconds and images per second, summed over the CSV log."""
+    log = read_log(Path(output_dir) / "training_log.csv")
+    seconds = float(sum(log.get("epoch_seconds", [])))
+    epochs = len(log.get("loss", []))
+    return {
+        "epochs_run": epochs,
+        "train_seconds": round(seconds, 2),
+        "train_images_per_second": round(train_images * epochs / seconds, 1) if seconds else 0.0,
+    }
+
+
+def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
+    """The closing table: quality before and after, speed, and the files written."""
+    print()
+    print(f"{'':12}{'PSNR (dB)':>11}{'SSIM':>8}")
+    print(f"{'noisy':12}{results['psnr_noisy']:>11.2f}{results['ssim_noisy']:>8.3f}")
+    print(f"{'denoised':12}{results['psnr_denoised']:>11.2f}{results['ssim_denoised']:>8.3f}")
+    print(f"trained {results['epochs_run']} epochs in {results['train_seconds']:.1f} s "
+          f"({results['train_images_per_second']:,.0f} images/s) on {results['device']}")
+    cwd = Path.cwd()
+    for name, path in paths.items():
+        shown = path.relative_to(cwd) if path.is_relative_to(cwd) else path
+        print(f"{name:>16}: {shown}")
+
+
+def finish(args: Any, denoiser, data, noisy: np.ndarray, denoised: np.ndarray,
+           device: str, title: str) -> dict[str, Any]:
+    """Score the test set, write every result file and print the closing table."""
+    import keras
+
+    results = {
+        **evaluate(data.x_test, noisy, denoised),
+        "params": denoiser.count_params(),
+        **training_time(args.output_dir, len(data.x_train)),
+        "backend": keras.backend.backend(),
+        "device": device,
+        "noise_factor": args.noise_factor,
+        "seed": args.seed,
+        "train_images": len(data.x_train),
+        "test_images": len(data.x_test),
+    }
+    paths = write_results(args.output_dir, denoiser, results, data.x_test, noisy, denoised,
+                          data.y_test, data.class_names, title)
+    print_summary(results, paths)
+    return results
