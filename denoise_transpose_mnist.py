@@ -27,7 +27,7 @@ from denoise_kit import datasets, report, training
 # ## Configuration: the knobs to play with
 
 NOISE_FACTOR = 0.5  # Standard deviation of the Gaussian noise; pixels are in [0, 1].
-EPOCHS = 12  # Passes over the training images.
+EPOCHS = 15  # Passes over the training images.
 BATCH_SIZE = 64  # Images per step: smaller batches mean more, noisier steps.
 FILTERS = (32, 64)  # Filters per encoder level (28->14->7); the decoder mirrors them.
 KERNEL_SIZE = 3  # Height and width of every convolution kernel.

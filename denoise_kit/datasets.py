@@ -180,9 +180,9 @@ def _read_idx_dir(folder: Path) -> RawData:
         if images is None and labels is None:
             continue
         if images is None or labels is None:
-            present, absent = (images, "images") if labels is None else (labels, "labels")
+            present, missing = (images, "labels") if labels is None else (labels, "images")
             raise DataError(
-                f"{present} has no matching {prefix}-{absent} file in {folder}/: add it or remove the other"
+                f"{present} has no matching {prefix}-{missing} file in {folder}/: add it or remove the other"
             )
         splits[split] = _checked(read_idx(images, ndim=3), read_idx(labels, ndim=1), str(images))
     only = "" if len(splits) == 2 else f", {next(iter(splits))} split only"

@@ -1,0 +1,92 @@
+"""Fixtures that build small datasets in every format the loaders read."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoise_kit import datasets
+from denoise_kit.idx import write_idx
+
+REAL_DATA = os.environ.get(datasets.DATA_DIR_ENV)
+
+
+def real_data_dir(name: str) -> Path:
+    """The offline copy of a real dataset, or skip when it is absent."""
+    if not REAL_DATA or not (Path(REAL_DATA) / name).is_dir():
+        pytest.skip(f"real {name} data not present (set {datasets.DATA_DIR_ENV})")
+    return Path(REAL_DATA)
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch, tmp_path):
+    """No test reads the user's Keras cache or reaches the network."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
+    unreachable = (tmp_path / "nowhere").as_uri()
+    monkeypatch.setattr(datasets, "MNIST_URL", unreachable + "/mnist.npz")
+    monkeypatch.setattr(datasets, "NOTMNIST_URL", unreachable + "/notMNIST_small.tar.gz")
+    monkeypatch.setattr(datasets, "NOTMNIST_MIRROR_URL", unreachable + "/")
+
+
+def digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """n distinct random 28x28 uint8 images and labels 0..9."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    return images, (np.arange(n) % 10).astype(np.uint8)
+
+
+def write_mnist_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray,
+                    gz: bool = True) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    write_idx(folder / f"{prefix}-images-idx3-ubyte{suffix}", images)
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte{suffix}", labels)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def png_files() -> dict[str, bytes]:
+    """A notMNIST_small-like tree: 40 good PNGs (3 of them duplicates), a
+    zero-byte PNG, a 32x32 PNG and a file outside the A..J folders."""
+    images, labels = digits(37, seed=1)
+    files = {}
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        files[f"{'ABCDEFGHIJ'[label]}/img{i:03d}.png"] = png_bytes(image)
+    for i in range(3):  # Exact copies of the first three images, in other files.
+        files[f"{'ABCDEFGHIJ'[labels[i]]}/copy{i}.png"] = png_bytes(images[i])
+    files["A/RGVtb2NyYXRpY2FCb2xkT2xkc3R5bGUgQm9sZC50dGY=.png"] = b""
+    files["B/big.png"] = png_bytes(np.zeros((32, 32), np.uint8))
+    files["README.txt"] = b"not an image"
+    return files
+
+
+@pytest.fixture
+def png_folder(tmp_path, png_files) -> Path:
+    root = tmp_path / "data" / "notMNIST_small"
+    for name, data in png_files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+def make_tar_gz(path: Path, files: dict[str, bytes], top: str = "notMNIST_small") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{top}/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path

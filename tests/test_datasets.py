@@ -1,0 +1,284 @@
+import time
+
+import numpy as np
+import pytest
+from conftest import digits, make_tar_gz, real_data_dir, write_mnist_idx
+
+from denoise_kit import datasets
+from denoise_kit.errors import DataError
+from denoise_kit.idx import write_idx
+
+
+def assert_images(x, n):
+    assert x.shape == (n, 28, 28, 1)
+    assert x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def flat_set(x):
+    return {row.tobytes() for row in x.reshape(len(x), -1)}
+
+
+def save_keras_npz(path, n_train=30, n_test=10):
+    (x_train, y_train), (x_test, y_test) = digits(n_train, seed=2), digits(n_test, seed=3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return x_train, x_test
+
+
+# ----------------------------------------------------------------------------- MNIST
+
+
+def test_keras_npz_with_both_splits_is_used_as_published(tmp_path, capsys):
+    x_train_raw, x_test_raw = save_keras_npz(tmp_path / "mnist.npz")
+    (x_train, y_train), (x_test, y_test) = datasets.load_mnist(tmp_path)
+    assert_images(x_train, 30)
+    assert_images(x_test, 10)
+    assert y_train.dtype == np.uint8
+    np.testing.assert_allclose(x_train[..., 0], x_train_raw / 255.0, atol=1e-7)
+    assert "mnist.npz (Keras npz)" in capsys.readouterr().out
+
+
+def test_idx_folder_with_one_split_is_deduplicated_then_split(tmp_path, capsys):
+    images, labels = digits(48)
+    images = np.concatenate([images, images[:2]])  # Two exact duplicates.
+    labels = np.concatenate([labels, labels[:2]])
+    write_mnist_idx(tmp_path / "mnist", "t10k", images, labels, gz=False)
+    (x_train, _), (x_test, _) = datasets.load_mnist(tmp_path)
+    assert (len(x_train), len(x_test)) == (38, 10)  # 48 unique, 20% held out.
+    assert not flat_set(x_train) & flat_set(x_test)
+    line = capsys.readouterr().out
+    assert "test split only" in line and "2 exact duplicates removed" in line
+    assert "38 train / 10 test" in line
+
+
+def test_split_depends_on_split_seed_only(tmp_path):
+    write_mnist_idx(tmp_path / "mnist", "t10k", *digits(40))
+    first = datasets.load_mnist(tmp_path, verbose=False)[1][0]
+    again = datasets.load_mnist(tmp_path, verbose=False)[1][0]
+    other = datasets.load_mnist(tmp_path, split_seed=1, verbose=False)[1][0]
+    np.testing.assert_array_equal(first, again)
+    assert flat_set(first) != flat_set(other)
+
+
+def test_idx_folder_with_both_splits(tmp_path):
+    write_mnist_idx(tmp_path / "mnist", "train", *digits(20, seed=4))
+    write_mnist_idx(tmp_path / "mnist", "t10k", *digits(7, seed=5), gz=False)
+    (x_train, _), (x_test, _) = datasets.load_mnist(tmp_path, verbose=False)
+    assert (len(x_train), len(x_test)) == (20, 7)
+
+
+def test_own_npz_wins_over_idx_and_keras_cache_is_used_last(tmp_path, monkeypatch):
+    write_mnist_idx(tmp_path / "mnist", "t10k", *digits(40))
+    save_keras_npz(tmp_path / "mnist.npz", n_train=12)
+    assert len(datasets.load_mnist(tmp_path, verbose=False)[0][0]) == 12
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    save_keras_npz(datasets.keras_cache_dir() / "mnist.npz", n_train=14)
+    assert len(datasets.load_mnist(empty, verbose=False)[0][0]) == 14
+
+
+def test_data_dir_from_environment(tmp_path, monkeypatch):
+    save_keras_npz(tmp_path / "mnist.npz", n_train=11)
+    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(tmp_path))
+    assert datasets.resolve_data_dir() == tmp_path
+    assert len(datasets.load_mnist(verbose=False)[0][0]) == 11
+    assert datasets.resolve_data_dir(tmp_path / "flag") == tmp_path / "flag"
+
+
+def test_images_and_labels_of_different_counts(tmp_path):
+    images, labels = digits(10)
+    write_mnist_idx(tmp_path / "mnist", "t10k", images, labels[:9])
+    with pytest.raises(DataError, match="10 images but its labels file 9 labels"):
+        datasets.load_mnist(tmp_path)
+
+
+def test_wrong_image_shape(tmp_path):
+    (tmp_path / "mnist").mkdir()
+    write_idx(tmp_path / "mnist" / "t10k-images-idx3-ubyte", np.zeros((3, 32, 32), np.uint8))
+    write_idx(tmp_path / "mnist" / "t10k-labels-idx1-ubyte", np.zeros(3, np.uint8))
+    with pytest.raises(DataError, match=r"shape \(32, 32\), not 28x28"):
+        datasets.load_mnist(tmp_path)
+
+
+def test_images_without_labels(tmp_path):
+    (tmp_path / "mnist").mkdir()
+    write_idx(tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz", np.zeros((3, 28, 28), np.uint8))
+    with pytest.raises(DataError, match="no matching t10k-labels file"):
+        datasets.load_mnist(tmp_path)
+
+
+def test_corrupt_npz_is_reported_and_kept(tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(b"PK\x03\x04 definitely not a zip")
+    with pytest.raises(DataError, match="mnist.npz is truncated or corrupt"):
+        datasets.load_mnist(tmp_path)
+    assert (tmp_path / "mnist.npz").read_bytes().startswith(b"PK")
+
+
+def test_no_data_and_no_network_says_what_to_do(tmp_path):
+    data_dir = tmp_path / "data"
+    with pytest.raises(DataError) as error:
+        datasets.load_mnist(data_dir)
+    message = str(error.value)
+    assert message.startswith(f"MNIST not found in {data_dir}/ and the download from file:")
+    assert "put mnist.npz in" in message and "IDX files in" in message
+    assert "\n" not in message
+    assert list(data_dir.iterdir()) == []  # Nothing half-downloaded left behind.
+
+
+def test_download_when_nothing_is_local(tmp_path, monkeypatch):
+    server = tmp_path / "server" / "mnist.npz"
+    save_keras_npz(server, n_train=16)
+    from denoise_kit.download import sha256_of
+
+    monkeypatch.setattr(datasets, "MNIST_URL", server.as_uri())
+    monkeypatch.setattr(datasets, "MNIST_SHA256", sha256_of(server))
+    data_dir = tmp_path / "data"
+    assert len(datasets.load_mnist(data_dir, verbose=False)[0][0]) == 16
+    assert sorted(p.name for p in data_dir.iterdir()) == ["mnist.npz"]
+
+
+# -------------------------------------------------------------------------- notMNIST
+
+
+def test_png_folder_skips_bad_files_removes_duplicates_and_caches(png_folder, capsys):
+    data_dir = png_folder.parent
+    (x_train, y_train), (x_test, _) = datasets.load_notmnist(data_dir)
+    assert len(x_train) + len(x_test) == 37  # 40 readable, 3 duplicates.
+    assert len(x_test) == round(37 * 0.2)
+    assert not flat_set(x_train) & flat_set(x_test)
+    assert set(np.unique(y_train)) <= set(range(10))
+    line = capsys.readouterr().out
+    assert "unreadable 1 skipped" in line and "wrong size 1 skipped" in line
+    assert "40 images, 3 exact duplicates removed" in line
+    assert (data_dir / datasets.NOTMNIST_CACHE).is_file()
+
+    start = time.perf_counter()
+    cached = datasets.load_notmnist(data_dir)
+    assert time.perf_counter() - start < 1.0
+    np.testing.assert_array_equal(cached[1][0], x_test)
+    line = capsys.readouterr().out
+    assert "(cache of" in line and "unreadable 1 skipped" in line
+
+
+def test_labels_follow_the_letter_folders(tmp_path):
+    from conftest import png_bytes
+
+    root = tmp_path / "notMNIST_small"
+    for letter in "ACJ":
+        (root / letter).mkdir(parents=True)
+        (root / letter / "x.png").write_bytes(png_bytes(np.full((28, 28), ord(letter), np.uint8)))
+    raw = datasets._read_png_folder(root)
+    images, labels = raw.splits["train"]
+    assert [datasets.CLASS_NAMES["notmnist"][i] for i in labels] == ["A", "C", "J"]
+    assert [chr(int(img[0, 0])) for img in images] == ["A", "C", "J"]
+
+
+def test_tar_gz_gives_the_same_images_as_the_folder(tmp_path, png_files, png_folder):
+    archive_dir = tmp_path / "archive"
+    make_tar_gz(archive_dir / "notMNIST_small.tar.gz", png_files)
+    from_folder = datasets.load_notmnist(png_folder.parent, verbose=False)
+    from_archive = datasets.load_notmnist(archive_dir, verbose=False)
+    np.testing.assert_array_equal(from_folder[0][0], from_archive[0][0])
+    np.testing.assert_array_equal(from_folder[1][1], from_archive[1][1])
+
+
+def test_truncated_tar_gz_is_reported_and_kept(tmp_path, png_files):
+    archive = make_tar_gz(tmp_path / "notMNIST_small.tar.gz", png_files)
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        datasets.load_notmnist(tmp_path)
+    assert archive.stat().st_size == len(data) // 2
+
+
+def test_unreadable_cache_is_rebuilt(png_folder, capsys):
+    cache = png_folder.parent / datasets.NOTMNIST_CACHE
+    cache.write_bytes(b"garbage")
+    (x_train, _), _ = datasets.load_notmnist(png_folder.parent)
+    assert len(x_train) == 30
+    assert "ignoring" in capsys.readouterr().out
+    assert cache.read_bytes()[:2] == b"PK"
+
+
+def test_read_only_data_folder_loads_without_cache(png_folder, monkeypatch):
+    def read_only(*args, **kwargs):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(np, "savez", read_only)
+    data_dir = png_folder.parent
+    (x_train, _), _ = datasets.load_notmnist(data_dir, verbose=False)
+    assert len(x_train) == 30
+    assert not (data_dir / datasets.NOTMNIST_CACHE).exists()
+
+
+def test_notmnist_idx_folder(tmp_path):
+    write_mnist_idx(tmp_path / "notmnist", "t10k", *digits(25))
+    (x_train, _), (x_test, _) = datasets.load_notmnist(tmp_path, verbose=False)
+    assert (len(x_train), len(x_test)) == (20, 5)
+
+
+def test_notmnist_archive_download(tmp_path, png_files, monkeypatch):
+    server = make_tar_gz(tmp_path / "server" / "notMNIST_small.tar.gz", png_files)
+    monkeypatch.setattr(datasets, "NOTMNIST_URL", server.as_uri())
+    monkeypatch.setattr(datasets, "NOTMNIST_SIZE", server.stat().st_size)
+    data_dir = tmp_path / "data"
+    (x_train, _), (x_test, _) = datasets.load_notmnist(data_dir, verbose=False)
+    assert len(x_train) + len(x_test) == 37
+    assert (data_dir / "notMNIST_small.tar.gz").read_bytes() == server.read_bytes()
+
+
+def test_notmnist_falls_back_to_the_idx_mirror(tmp_path, monkeypatch, capsys):
+    from denoise_kit.download import sha256_of
+
+    mirror = tmp_path / "mirror"
+    write_mnist_idx(mirror, "t10k", *digits(30))
+    monkeypatch.setattr(datasets, "NOTMNIST_MIRROR_URL", mirror.as_uri() + "/")
+    monkeypatch.setattr(datasets, "NOTMNIST_MIRROR_FILES", {
+        p.name: sha256_of(p, gunzip=True) for p in sorted(mirror.iterdir())})
+    data_dir = tmp_path / "data"
+    (x_train, _), (x_test, _) = datasets.load_notmnist(data_dir)
+    assert (len(x_train), len(x_test)) == (24, 6)
+    assert "trying the IDX mirror" in capsys.readouterr().out
+    assert sorted(p.name for p in (data_dir / "notmnist").iterdir()) == sorted(
+        p.name for p in mirror.iterdir())
+
+
+def test_notmnist_nowhere_says_what_to_do(tmp_path):
+    with pytest.raises(DataError, match=r"notMNIST not found in .* put notMNIST_small.tar.gz"):
+        datasets.load_notmnist(tmp_path)
+    assert not any(tmp_path.rglob("*.download"))
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(DataError, match="unknown dataset 'cifar'"):
+        datasets.load_dataset("cifar")
+
+
+def test_denoising_splits_limit_and_validation(tmp_path):
+    write_mnist_idx(tmp_path / "mnist", "t10k", *digits(100))
+    data = datasets.denoising_splits("mnist", tmp_path, limit=50, validation_fraction=0.1)
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (45, 5, 20)
+    assert data.class_names[3] == "3"
+
+
+# ------------------------------------------------------------------- the real data
+
+
+def test_real_mnist_test_split():
+    data_dir = real_data_dir("mnist")
+    (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data_dir, verbose=False)
+    assert_images(x_train, 8000)
+    assert_images(x_test, 2000)
+    assert np.bincount(np.concatenate([y_train, y_test])).tolist() == [
+        980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+
+
+def test_real_notmnist_sample():
+    data_dir = real_data_dir("notmnist")
+    (x_train, y_train), (x_test, _) = datasets.load_notmnist(data_dir, verbose=False)
+    assert len(x_train) + len(x_test) == 9804
+    assert (len(x_train), len(x_test)) == (7843, 1961)
+    assert_images(x_test, 1961)
+    assert not flat_set(x_train) & flat_set(x_test)
+    assert set(np.unique(y_train)) == set(range(10))
