@@ -103,14 +103,18 @@ def load_mnist(
     data_dir: str | os.PathLike[str] | None = None,
     split_seed: int = SPLIT_SEED,
     verbose: bool = True,
+    download: bool = True,
 ) -> Splits:
-    """Load MNIST from the first source found (see the module docstring)."""
+    """Load MNIST from the first source found (see the module docstring).
+
+    With ``download=False`` only local files are tried (DataError if none).
+    """
     data_dir = resolve_data_dir(data_dir)
-    raw = _find_mnist(data_dir)
+    raw = _find_mnist(data_dir, download)
     return _finish("MNIST", raw, split_seed, verbose)
 
 
-def _find_mnist(data_dir: Path) -> RawData:
+def _find_mnist(data_dir: Path, allow_download: bool = True) -> RawData:
     own_npz = data_dir / "mnist.npz"
     if own_npz.is_file():
         return _read_keras_npz(own_npz)
@@ -120,6 +124,8 @@ def _find_mnist(data_dir: Path) -> RawData:
     cached = keras_cache_dir() / "mnist.npz"
     if cached.is_file():
         return _read_keras_npz(cached)
+    if not allow_download:
+        raise DataError(f"MNIST not found in {data_dir}/ (downloads were not allowed)")
     try:
         download(MNIST_URL, own_npz, sha256=MNIST_SHA256)
     except DownloadError as e:
@@ -207,14 +213,18 @@ def load_notmnist(
     data_dir: str | os.PathLike[str] | None = None,
     split_seed: int = SPLIT_SEED,
     verbose: bool = True,
+    download: bool = True,
 ) -> Splits:
-    """Load notMNIST from the first source found (see the module docstring)."""
+    """Load notMNIST from the first source found (see the module docstring).
+
+    With ``download=False`` only local files are tried (DataError if none).
+    """
     data_dir = resolve_data_dir(data_dir)
-    raw = _find_notmnist(data_dir)
+    raw = _find_notmnist(data_dir, download)
     return _finish("notMNIST", raw, split_seed, verbose)
 
 
-def _find_notmnist(data_dir: Path) -> RawData:
+def _find_notmnist(data_dir: Path, allow_download: bool = True) -> RawData:
     for cache in sorted(data_dir.glob("notmnist*.npz")):
         raw = _read_cache(cache)
         if raw is not None:
@@ -228,6 +238,8 @@ def _find_notmnist(data_dir: Path) -> RawData:
     idx_dir = data_dir / "notmnist"
     if _has_idx_files(idx_dir):
         return _read_idx_dir(idx_dir)
+    if not allow_download:
+        raise DataError(f"notMNIST not found in {data_dir}/ (downloads were not allowed)")
     return _download_notmnist(data_dir, archive, idx_dir)
 
 

@@ -282,3 +282,12 @@ def test_real_notmnist_sample():
     assert_images(x_test, 1961)
     assert not flat_set(x_train) & flat_set(x_test)
     assert set(np.unique(y_train)) == set(range(10))
+
+
+@pytest.mark.parametrize("load", [datasets.load_mnist, datasets.load_notmnist])
+def test_local_only_never_downloads(tmp_path, load, monkeypatch):
+    import keras
+
+    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("downloaded"))
+    with pytest.raises(DataError, match="downloads were not allowed"):
+        load(tmp_path, download=False)
