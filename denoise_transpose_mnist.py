@@ -77,6 +77,9 @@ def build_autoencoder(filters=FILTERS, kernel_size=KERNEL_SIZE, input_shape=(28,
     x = layers.Conv2D(filters[-1], kernel_size, activation="relu", padding="same")(x)  # Bottleneck
     for n in reversed(filters):  # Decoder: 7x7 -> 14x14 -> 28x28
         x = layers.Conv2DTranspose(n, kernel_size, strides=2, activation="relu", padding="same")(x)
+    excess = x.shape[1] - input_shape[0]  # Three or more levels: 7 pools to 4, grows to 32.
+    if excess:
+        x = layers.Cropping2D(((excess // 2, excess - excess // 2),) * 2)(x)
     # Sigmoid keeps pixels in [0, 1]; float32 keeps the output exact under mixed precision.
     outputs = layers.Conv2D(1, kernel_size, activation="sigmoid", padding="same", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="denoiser")

@@ -81,6 +81,9 @@ def build_autoencoder(filters=FILTERS, kernel_size=KERNEL_SIZE, interpolation=IN
     for n in reversed(filters):  # Decoder: 7x7 -> 14x14 -> 28x28
         x = layers.UpSampling2D(2, interpolation=interpolation)(x)
         x = layers.Conv2D(n, kernel_size, activation="relu", padding="same")(x)
+    excess = x.shape[1] - input_shape[0]  # Three or more levels: 7 pools to 4, grows to 32.
+    if excess:
+        x = layers.Cropping2D(((excess // 2, excess - excess // 2),) * 2)(x)
     # Sigmoid keeps pixels in [0, 1]; float32 keeps the output exact under mixed precision.
     outputs = layers.Conv2D(1, kernel_size, activation="sigmoid", padding="same", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="denoiser")

@@ -126,8 +126,8 @@ def resumable_callbacks(output_dir: str | os.PathLike[str], settings: dict[str, 
                 f"{backup_dir} holds an unfinished run with other settings ({', '.join(changed)}): "
                 "run again with those settings to resume, or delete that folder to start afresh"
             )
-        epoch = json.loads((backup_dir / "training_metadata.json").read_text()).get("epoch", -1) + 1
-        print(f"Resuming from {backup_dir}: {epoch} epoch(s) already finished", flush=True)
+        finished = json.loads((backup_dir / "training_metadata.json").read_text()).get("epoch", 0)
+        print(f"Resuming from {backup_dir}: {finished} epoch(s) already finished", flush=True)
     else:
         shutil.rmtree(backup_dir, ignore_errors=True)  # Ours: an empty or half-made backup.
         backup_dir.mkdir(parents=True)
@@ -136,7 +136,9 @@ def resumable_callbacks(output_dir: str | os.PathLike[str], settings: dict[str, 
     if not resuming and log.exists():
         log.unlink()  # Our own log of an earlier, finished run.
     return [
-        keras.callbacks.BackupAndRestore(str(backup_dir)),  # First: saved before the log says so.
+        # First, so the backup is on disk before the log says the epoch is done;
+        # double_checkpoint keeps the previous backup in case of a kill mid-save.
+        keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
         EpochTimer(),  # Before the logger, which writes the time it adds.
         keras.callbacks.CSVLogger(str(log), append=True),
         keras.callbacks.TerminateOnNaN(),

@@ -1,0 +1,222 @@
+"""The two denoising scripts: noise, models, and whole runs on fixture data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import digits, write_mnist_idx
+
+import denoise_transpose_mnist as transpose_script
+import denoise_upsampling_notmnist as upsampling_script
+from denoise_kit import datasets, metrics
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = {"mnist": "denoise_transpose_mnist.py", "notmnist": "denoise_upsampling_notmnist.py"}
+
+
+# ----------------------------------------------------------------------------- noise
+
+
+def test_noise_is_clipped_to_valid_pixels():
+    images = np.full((200, 28, 28, 1), 0.5, dtype="float32")
+    noisy = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.5, seed=0))
+    assert noisy.min() == 0.0 and noisy.max() == 1.0
+    # 0.5 + 0.5 * z leaves [0, 1] when |z| > 1: about 15.9% of pixels at each end.
+    assert np.mean(noisy == 0.0) == pytest.approx(0.159, abs=0.01)
+    assert np.mean(noisy == 1.0) == pytest.approx(0.159, abs=0.01)
+    assert noisy.mean() == pytest.approx(0.5, abs=0.01)
+
+
+def test_noise_factor_sets_the_spread():
+    images = np.full((100, 28, 28, 1), 0.5, dtype="float32")
+    small = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.1, seed=0))
+    assert small.std() == pytest.approx(0.1, rel=0.05)  # Hardly ever clipped at 0.1.
+    np.testing.assert_array_equal(transpose_script.add_noise(images, 0.0, seed=0), images)
+
+
+def test_test_noise_is_reproducible_from_the_seed():
+    images = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    first = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.5, seed=7))
+    again = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.5, seed=7))
+    other = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.5, seed=8))
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("script", [transpose_script, upsampling_script])
+def test_fresh_noise_every_training_batch_and_none_at_inference(script):
+    layer = script.FreshNoise(0.5, seed=1)
+    images = np.full((2, 28, 28, 1), 0.5, dtype="float32")
+    first = keras.ops.convert_to_numpy(layer(images, training=True))
+    second = keras.ops.convert_to_numpy(layer(images, training=True))
+    assert not np.allclose(first, second)
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    np.testing.assert_array_equal(layer(images, training=False), images)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        transpose_script.build_autoencoder,
+        upsampling_script.build_autoencoder,
+        lambda: upsampling_script.build_autoencoder(interpolation="bilinear"),
+        lambda: transpose_script.build_autoencoder(filters=(8, 16, 16), kernel_size=4),
+    ],
+    ids=["transpose", "upsampling-nearest", "upsampling-bilinear", "transpose-3-levels-k4"],
+)
+def test_output_shape_equals_input_shape(build):
+    model = build()
+    images = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
+    output = keras.ops.convert_to_numpy(model(images))
+    assert output.shape == images.shape
+    assert 0.0 <= output.min() and output.max() <= 1.0
+
+
+def test_the_decoders_are_what_the_scripts_say():
+    names = lambda m: {type(layer).__name__ for layer in m.layers}  # noqa: E731
+    assert "Conv2DTranspose" in names(transpose_script.build_autoencoder())
+    assert "UpSampling2D" not in names(transpose_script.build_autoencoder())
+    assert "UpSampling2D" in names(upsampling_script.build_autoencoder())
+    assert "Conv2DTranspose" not in names(upsampling_script.build_autoencoder())
+
+
+# -------------------------------------------------------------------- whole scripts
+
+
+@pytest.fixture(scope="module")
+def fixture_data(tmp_path_factory):
+    """2,500 small random 'images' (mostly black, like digits) for both datasets."""
+    data_dir = tmp_path_factory.mktemp("data")
+    images, labels = digits(2500, seed=11)
+    images = np.where(images > 200, images, 0).astype(np.uint8)
+    write_mnist_idx(data_dir / "mnist", "t10k", images, labels)
+    write_mnist_idx(data_dir / "notmnist", "t10k", images, labels)
+    return data_dir
+
+
+def run_script(dataset, data_dir, output_dir, *flags, check=True):
+    env = {**os.environ, "KERAS_HOME": str(output_dir.parent / "keras_home"), "MPLBACKEND": "Agg"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / SCRIPTS[dataset]), "--data-dir", str(data_dir),
+         "--output-dir", str(output_dir), *flags],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "notmnist"])
+def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tmp_path):
+    out = tmp_path / "out"
+    result = run_script(dataset, fixture_data, out, "--limit", "256", "--epochs", "2",
+                        "--batch-size", "32")
+    assert {p.name for p in out.iterdir()} >= {
+        "reconstructions.png", "history.png", "metrics.json", "model.keras", "training_log.csv"}
+    assert not list(out.glob("*.partial*"))
+    assert not (out / "backup").exists()  # Removed once training finished.
+
+    results = json.loads((out / "metrics.json").read_text())
+    assert set(results) == {
+        "psnr_noisy", "psnr_denoised", "ssim_noisy", "ssim_denoised", "params", "epochs_run",
+        "train_seconds", "train_images_per_second", "backend", "device", "noise_factor", "seed",
+        "train_images", "test_images"}
+    assert 5 < results["psnr_noisy"] < 20 and 5 < results["psnr_denoised"] < 40
+    assert -1 <= results["ssim_denoised"] <= 1
+    assert results["epochs_run"] == 2 and results["train_images"] == 230
+    assert results["test_images"] == 500 and results["train_seconds"] > 0
+    assert results["backend"] == "tensorflow" and results["seed"] == 42
+    assert "Training on tensorflow" in result.stdout
+    assert "PSNR (dB)" in result.stdout and "metrics.json" in result.stdout.splitlines()[-1]
+
+    # The saved model alone reproduces the reported PSNR on the same noisy test set.
+    script = transpose_script if dataset == "mnist" else upsampling_script
+    (_, _), (x_test, _) = datasets.load_dataset(dataset, fixture_data, verbose=False)
+    x_noisy = keras.ops.convert_to_numpy(script.add_noise(x_test, 0.5, seed=42 + 1))
+    model = keras.models.load_model(out / "model.keras")
+    denoised = model.predict(x_noisy, verbose=0)
+    assert np.mean(metrics.psnr_per_image(x_test, denoised)) == pytest.approx(
+        results["psnr_denoised"], abs=0.01)
+
+
+def test_same_seed_same_numbers(fixture_data, tmp_path):
+    flags = ("--limit", "128", "--epochs", "1", "--batch-size", "32", "--seed", "3")
+    run_script("mnist", fixture_data, tmp_path / "a", *flags)
+    run_script("mnist", fixture_data, tmp_path / "b", *flags)
+    first, second = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in "ab")
+    assert first["psnr_denoised"] == second["psnr_denoised"]
+    assert first["ssim_denoised"] == second["ssim_denoised"]
+
+
+def test_killed_run_resumes_at_the_next_epoch(fixture_data, tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    command = [sys.executable, str(ROOT / SCRIPTS["mnist"]), "--data-dir", str(fixture_data),
+               "--output-dir", str(out), "--limit", "2000", "--epochs", "3", "--batch-size", "16"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    log = out / "training_log.csv"
+    deadline = time.monotonic() + 240
+    try:
+        while not (log.exists() and len(log.read_text().splitlines()) >= 2):
+            assert process.poll() is None, "the run ended before its first epoch"
+            assert time.monotonic() < deadline, "no epoch finished in time"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert len(log.read_text().splitlines()) == 2  # Header and epoch 1, nothing more.
+    assert not (out / "model.keras").exists()
+
+    resumed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "1 epoch(s) already finished" in resumed.stdout
+    assert "Epoch 2/3" in resumed.stdout and "Epoch 1/3" not in resumed.stdout
+    epochs = [line.split(",")[0] for line in log.read_text().splitlines()[1:]]
+    assert epochs == ["0", "1", "2"]
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 3
+
+
+def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
+    from denoise_kit.training import resumable_callbacks
+
+    out = tmp_path / "out"
+    resumable_callbacks(out, {"epochs": 3})
+    (out / "backup" / "training_metadata.json").write_text('{"epoch": 0, "batch": -1}')
+    result = run_script("mnist", fixture_data, out, "--epochs", "2", "--limit", "256", check=False)
+    assert result.returncode == 2
+    assert "unfinished run with other settings" in result.stderr
+    assert (out / "backup" / "training_metadata.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (("--noise-factor", "-0.5"), "noise factor must be 0 or more, got -0.5"),
+        (("--epochs", "0"), "epochs must be at least 1, got 0"),
+        (("--batch-size", "500", "--limit", "100"), "batch size 500 is larger than the 90 training images"),
+    ],
+)
+def test_bad_settings_give_one_line(flags, message, fixture_data, tmp_path):
+    result = run_script("mnist", fixture_data, tmp_path / "out", *flags, check=False)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert lines == [f"error: {message}"] or message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_data_gives_one_line(tmp_path):
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    (tmp_path / "data" / "mnist" / "t10k-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03junk")
+    result = run_script("mnist", tmp_path / "data", tmp_path / "out", check=False)
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "Traceback" not in result.stderr
