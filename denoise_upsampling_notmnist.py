@@ -28,8 +28,8 @@ from denoise_kit import datasets, report, training
 # ## Configuration: the knobs to play with
 
 NOISE_FACTOR = 0.5  # Standard deviation of the Gaussian noise; pixels are in [0, 1].
-EPOCHS = 15  # Passes over the training images.
-BATCH_SIZE = 64  # Images per step: smaller batches mean more, noisier steps.
+EPOCHS = 20  # Passes over the training images.
+BATCH_SIZE = 32  # Images per step: smaller batches mean more, noisier steps.
 FILTERS = (32, 64)  # Filters per encoder level (28->14->7); the decoder mirrors them.
 KERNEL_SIZE = 3  # Height and width of every convolution kernel.
 INTERPOLATION = "nearest"  # How UpSampling2D fills new pixels: "nearest" or "bilinear".
@@ -139,6 +139,7 @@ def main():
     # ## Results: how much cleaner is the test set?
     x_test_denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)
     report.finish(args, denoiser, data, x_test_noisy, x_test_denoised, device,
+                  loss_name="binary cross-entropy",
                   title=f"UpSampling2D ({INTERPOLATION}) denoiser on notMNIST, "
                         f"noise {args.noise_factor}")
 

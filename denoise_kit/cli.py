@@ -84,5 +84,28 @@ def run(main: Callable[[], object]) -> None:
 
 
 def quiet_tensorflow() -> None:
-    """Hide TensorFlow's C++ start-up chatter (call before importing keras)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Hide TensorFlow's C++ start-up chatter (call before importing keras).
+
+    TensorFlow 2.21 logs oneDNN and CUDA notices at start-up whatever
+    TF_CPP_MIN_LOG_LEVEL says, so stderr is silenced while it initialises.
+    Set TF_CPP_MIN_LOG_LEVEL yourself to see everything (e.g. to debug a GPU
+    set-up); the scripts print the device they use either way.
+    """
+    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # Where the CUDA notices are printed.
+    except ImportError:
+        pass  # `import keras` right after reports it, with stderr back.
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

@@ -61,7 +61,7 @@ def save_reconstructions(path: str | os.PathLike[str], clean: np.ndarray, noisy:
 
 def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, Any],
                   clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, labels: np.ndarray,
-                  class_names: Sequence[str], title: str) -> dict[str, Path]:
+                  class_names: Sequence[str], title: str, loss_name: str = "loss") -> dict[str, Path]:
     """Write every result file atomically and return their paths."""
     from denoise_kit.training import save_model
 
@@ -70,7 +70,8 @@ def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, 
     paths = {
         "reconstructions": save_reconstructions(output_dir / "reconstructions.png", clean, noisy,
                                                 denoised, labels, class_names, title),
-        "history": plots.loss_curves(log, output_dir / "history.png", title=f"{title}: loss"),
+        "history": plots.loss_curves(log, output_dir / "history.png", title=f"{title}: loss",
+                                     ylabel=loss_name),
         "model": save_model(model, output_dir / "model.keras"),
     }
     write_json(output_dir / "metrics.json", results)
@@ -105,7 +106,7 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
 
 
 def finish(args: Any, denoiser, data, noisy: np.ndarray, denoised: np.ndarray,
-           device: str, title: str) -> dict[str, Any]:
+           device: str, title: str, loss_name: str = "loss") -> dict[str, Any]:
     """Score the test set, write every result file and print the closing table."""
     import keras
 
@@ -121,6 +122,6 @@ def finish(args: Any, denoiser, data, noisy: np.ndarray, denoised: np.ndarray,
         "test_images": len(data.x_test),
     }
     paths = write_results(args.output_dir, denoiser, results, data.x_test, noisy, denoised,
-                          data.y_test, data.class_names, title)
+                          data.y_test, data.class_names, title, loss_name)
     print_summary(results, paths)
     return results

@@ -1,0 +1,121 @@
+"""
+Title: How long loading the data takes
+Description: First load and cached load of each dataset from each kind of
+source, and the parsing time of a notMNIST_small-sized folder of 18,724 PNGs
+(plus its two zero-byte files), built from the real notMNIST sample when the
+real folder is absent. Medians of --repeats runs.
+
+    DENOISE_DATA_DIR=../shared/data python benchmarks/data_loading.py
+
+Prints a table, writes data_loading.json next to this file.
+"""
+
+import argparse
+import io
+import shutil
+import statistics
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+
+from denoise_kit import datasets, files
+
+READABLE_PNGS = 18_724  # As in the real notMNIST_small.
+ZERO_BYTE_PNGS = 2
+
+
+def timed(load, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        load()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def png_tree(images, labels):
+    """{relative path: PNG bytes} shaped like notMNIST_small."""
+    from PIL import Image
+
+    tree = {}
+    for i in range(READABLE_PNGS):
+        buffer = io.BytesIO()
+        Image.fromarray(images[i % len(images)]).save(buffer, format="PNG")
+        tree[f"{'ABCDEFGHIJ'[labels[i % len(labels)]]}/{i:05d}.png"] = buffer.getvalue()
+    tree["A/RGVtb2NyYXRpY2FCb2xkT2xkc3R5bGUgQm9sZC50dGY=.png"] = b""
+    tree["F/Q3Jvc3NvdmVyIEJvbGRPYmxpcXVlLnR0Zg==.png"] = b""
+    return tree
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    data_dir = datasets.resolve_data_dir(args.data_dir)
+    rows = []
+    quiet = {"verbose": False, "download": False}
+
+    def add(what, seconds, note=""):
+        rows.append({"what": what, "seconds": round(seconds, 3), "note": note})
+        print(f"{what:52}{seconds:>8.3f} s  {note}", flush=True)
+
+    print(f"{'load':52}{'median':>8}")
+    add("MNIST, IDX .gz files", timed(lambda: datasets.load_mnist(data_dir, **quiet), args.repeats),
+        str(data_dir / "mnist"))
+    add("notMNIST sample, IDX .gz files",
+        timed(lambda: datasets.load_notmnist(data_dir, **quiet), args.repeats), str(data_dir / "notmnist"))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (x_train, y_train), (x_test, y_test) = datasets.load_mnist(data_dir, **quiet)
+        as_bytes = lambda x: np.round(x[..., 0] * 255).astype(np.uint8)  # noqa: E731
+        np.savez(tmp / "mnist.npz", x_train=as_bytes(x_train), y_train=y_train,
+                 x_test=as_bytes(x_test), y_test=y_test)
+        add("MNIST, Keras mnist.npz (the Keras cache)",
+            timed(lambda: datasets.load_mnist(tmp, **quiet), args.repeats))
+
+        real, archive = data_dir / "notMNIST_small", None
+        if real.is_dir():
+            source, note = real, "the real folder"
+        else:
+            (a, ay), (b, by) = datasets.load_notmnist(data_dir, **quiet)
+            tree = png_tree(np.concatenate([as_bytes(a), as_bytes(b)]), np.concatenate([ay, by]))
+            source, note = tmp / "png" / "notMNIST_small", f"{READABLE_PNGS:,} generated PNGs"
+            for name, data in tree.items():
+                (source / name).parent.mkdir(parents=True, exist_ok=True)
+                (source / name).write_bytes(data)
+            archive = tmp / "tar" / "notMNIST_small.tar.gz"
+            archive.parent.mkdir()
+            with tarfile.open(archive, "w:gz") as tar:
+                tar.add(source, arcname="notMNIST_small")
+
+        def first_load(folder):
+            for cache in folder.parent.glob("notmnist*.npz"):
+                cache.unlink()
+            datasets.load_notmnist(folder.parent, **quiet)
+
+        add("notMNIST_small folder, first load (parse + cache)", timed(lambda: first_load(source),
+                                                                      args.repeats), note)
+        add("notMNIST_small, cached load", timed(lambda: datasets.load_notmnist(source.parent, **quiet),
+                                                 args.repeats), datasets.NOTMNIST_CACHE)
+        if archive is not None:
+            add("notMNIST_small.tar.gz, first load (parse + cache)",
+                timed(lambda: first_load(archive), args.repeats), f"{archive.stat().st_size:,} bytes")
+        shutil.rmtree(tmp / "png", ignore_errors=True)
+
+    files.write_json(Path(__file__).with_name("data_loading.json"), rows)
+    slowest = max(rows, key=lambda r: r["seconds"])
+    cached = next(r for r in rows if r["what"] == "notMNIST_small, cached load")
+    print(f"data loading: slowest {slowest['what']} {slowest['seconds']:.2f} s; "
+          f"notMNIST cached {cached['seconds']:.3f} s")
+
+
+if __name__ == "__main__":
+    main()
