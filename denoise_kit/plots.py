@@ -87,11 +87,11 @@ def image_rows(
                 continue
             title = titles[r][c] if titles and titles[r] else None
             show_image(ax, images[c], title, fontsize=8)
-        axes[r, 0].text(-0.12, 0.5, name, transform=axes[r, 0].transAxes, rotation=90,
-                        ha="right", va="center", fontsize=10)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=11)
+        axes[r, 0].text(-0.08, 0.5, name, transform=axes[r, 0].transAxes,
+                        ha="right", va="center", fontsize=9)
     fig.tight_layout()
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11, y=1.0, va="bottom")
     return save_figure(fig, path)
 
 
@@ -120,4 +120,22 @@ def loss_curves(history: dict[str, Sequence[float]], path: str | os.PathLike[str
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def error_maps(errors: dict[str, np.ndarray], path: str | os.PathLike[str],
+               energies: dict[str, float]) -> Path:
+    """Mean signed error images side by side, on one symmetric colour scale,
+    each titled with its checkerboard energy."""
+    import matplotlib.pyplot as plt
+
+    limit = max(float(np.abs(e).max()) for e in errors.values()) or 1.0
+    fig, axes = plt.subplots(1, len(errors), figsize=(3.6 * len(errors), 4.2), squeeze=False)
+    for ax, (name, error) in zip(axes[0], errors.items(), strict=True):
+        shown = ax.imshow(np.asarray(error).squeeze(), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                          interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title(f"{name}\ncheckerboard energy {energies[name]:.4f}", fontsize=9)
+    fig.colorbar(shown, ax=axes[0].tolist(), shrink=0.8, label="mean error (denoised - clean)")
+    fig.suptitle("Mean error over the test set: a checkerboard would show as a 2-pixel pattern")
     return save_figure(fig, path)
