@@ -186,12 +186,7 @@ def advice(ratios):
 
 
 def main():
-    parser = cli.parser_for(__file__, __doc__)
-    parser.add_argument("--show", action="store_true", help="also open each figure in a window")
-    parser.add_argument("--output-dir", type=cli.Path, default=cli.default_output_dir(__file__),
-                        help="where the figures are written")
-    args = parser.parse_args()
-    plots.setup_matplotlib(args.show)
+    args = cli.demo_args(__file__, __doc__)
     unit_kernel_example()
     padding_example()
     generator_example()

@@ -177,12 +177,7 @@ def interpolation_example(output_dir, verbose=True):
 
 
 def main():
-    parser = cli.parser_for(__file__, __doc__)
-    parser.add_argument("--show", action="store_true", help="also open each figure in a window")
-    parser.add_argument("--output-dir", type=cli.Path, default=cli.default_output_dir(__file__),
-                        help="where the figures are written")
-    args = parser.parse_args()
-    plots.setup_matplotlib(args.show)
+    args = cli.demo_args(__file__, __doc__)
     nearest_example()
     size_example()
     bilinear_example()

@@ -30,6 +30,19 @@ def parser_for(script_file: str, doc: str | None) -> argparse.ArgumentParser:
     )
 
 
+def demo_args(script_file: str, doc: str | None) -> argparse.Namespace:
+    """Parse a demo's flags (--show, --output-dir) and set matplotlib up for them."""
+    from denoise_kit.plots import setup_matplotlib
+
+    parser = parser_for(script_file, doc)
+    parser.add_argument("--show", action="store_true", help="also open each figure in a window")
+    parser.add_argument("--output-dir", type=Path, default=default_output_dir(script_file),
+                        help="where the figures are written")
+    args = parser.parse_args()
+    setup_matplotlib(args.show)
+    return args
+
+
 def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_size: int,
                     noise_factor: float, seed: int) -> argparse.ArgumentParser:
     """The flags every training script shares, defaulting to its constants."""

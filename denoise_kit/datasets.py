@@ -88,30 +88,28 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets"
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, **kwargs) -> Splits:
-    """Load "mnist" or "notmnist" by name."""
-    loaders = {"mnist": load_mnist, "notmnist": load_notmnist}
-    if name not in loaders:
-        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(loaders)}")
-    return loaders[name](data_dir, **kwargs)
-
-
-# --------------------------------------------------------------------------- MNIST
-
-
-def load_mnist(
+def load_dataset(
+    name: str,
     data_dir: str | os.PathLike[str] | None = None,
     split_seed: int = SPLIT_SEED,
     verbose: bool = True,
     download: bool = True,
 ) -> Splits:
-    """Load MNIST from the first source found (see the module docstring).
+    """Load "mnist" or "notmnist" from the first source found (see the module
+    docstring). With ``download=False`` only local files are tried."""
+    finders = {"mnist": ("MNIST", _find_mnist), "notmnist": ("notMNIST", _find_notmnist)}
+    if name not in finders:
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(finders)}")
+    title, find = finders[name]
+    return _finish(title, find(resolve_data_dir(data_dir), download), split_seed, verbose)
 
-    With ``download=False`` only local files are tried (DataError if none).
-    """
-    data_dir = resolve_data_dir(data_dir)
-    raw = _find_mnist(data_dir, download)
-    return _finish("MNIST", raw, split_seed, verbose)
+
+# --------------------------------------------------------------------------- MNIST
+
+
+def load_mnist(data_dir: str | os.PathLike[str] | None = None, **options) -> Splits:
+    """Load MNIST; `options` as for `load_dataset`."""
+    return load_dataset("mnist", data_dir, **options)
 
 
 def _find_mnist(data_dir: Path, allow_download: bool = True) -> RawData:
@@ -209,19 +207,9 @@ def _checked(images: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndar
 # ------------------------------------------------------------------------- notMNIST
 
 
-def load_notmnist(
-    data_dir: str | os.PathLike[str] | None = None,
-    split_seed: int = SPLIT_SEED,
-    verbose: bool = True,
-    download: bool = True,
-) -> Splits:
-    """Load notMNIST from the first source found (see the module docstring).
-
-    With ``download=False`` only local files are tried (DataError if none).
-    """
-    data_dir = resolve_data_dir(data_dir)
-    raw = _find_notmnist(data_dir, download)
-    return _finish("notMNIST", raw, split_seed, verbose)
+def load_notmnist(data_dir: str | os.PathLike[str] | None = None, **options) -> Splits:
+    """Load notMNIST; `options` as for `load_dataset`."""
+    return load_dataset("notmnist", data_dir, **options)
 
 
 def _find_notmnist(data_dir: Path, allow_download: bool = True) -> RawData:
