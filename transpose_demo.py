@@ -21,6 +21,7 @@ import numpy as np
 from keras import layers
 
 from denoise_kit import plots
+from denoise_kit.arrays import predict
 
 # ## Configuration
 
@@ -28,16 +29,6 @@ SEED = 1  # For the generator's weights and its random latent vector.
 LATENT_DIM = 100  # Size of the generator's random input vector.
 INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # The 2x2 image of the first examples.
 CONSTANT_SIZE = 6  # Side of the all-ones image of the checkerboard experiment.
-
-
-def as_batch(image):
-    """(H, W) -> (1, H, W, 1): one image with one channel, as Keras layers expect."""
-    return np.asarray(image, dtype="float32").reshape(1, *np.shape(image), 1)
-
-
-def predict(model, image):
-    """Run one (H, W) image through `model` and return the (H', W') result."""
-    return keras.ops.convert_to_numpy(model(as_batch(image)))[0, :, :, 0]
 
 
 def transpose_model(image_shape, kernel_size, strides=(2, 2), padding="valid", kernel_value=1.0):

@@ -18,6 +18,7 @@ import numpy as np
 from keras import layers
 
 from denoise_kit import datasets, plots
+from denoise_kit.arrays import as_batch, predict
 from denoise_kit.errors import DataError
 
 # ## Configuration
@@ -25,16 +26,6 @@ from denoise_kit.errors import DataError
 SEED = 1  # For the generator's weights and its random latent vector.
 LATENT_DIM = 100  # Size of the generator's random input vector.
 INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # The 2x2 image of every example.
-
-
-def as_batch(image):
-    """(H, W) -> (1, H, W, 1): one image with one channel, as Keras layers expect."""
-    return np.asarray(image, dtype="float32").reshape(1, *np.shape(image), 1)
-
-
-def predict(model, image):
-    """Run one (H, W) image through `model` and return the (H', W') result."""
-    return keras.ops.convert_to_numpy(model(as_batch(image)))[0, :, :, 0]
 
 
 def upsampling_model(image_shape, size=(2, 2), interpolation="nearest"):
@@ -144,10 +135,10 @@ def generator_example(output_dir, verbose=True):
 # ## 6. Nearest, bilinear and bicubic on a real image
 
 
-def sample_image():
+def sample_image(data_dir=None):
     """A 28x28 digit from local MNIST if there is one, else a drawn ring."""
     try:
-        (_, _), (x_test, _) = datasets.load_mnist(verbose=False, download=False)
+        (_, _), (x_test, _) = datasets.load_mnist(data_dir, verbose=False, download=False)
         return x_test[0, :, :, 0], "an MNIST digit"
     except DataError:
         rows, cols = np.mgrid[:28, :28]
@@ -155,9 +146,9 @@ def sample_image():
         return np.clip(1 - np.abs(radius - 8) / 2.5, 0, 1).astype("float32"), "a drawn ring"
 
 
-def interpolation_example(output_dir, verbose=True):
+def interpolation_example(output_dir, data_dir=None, verbose=True):
     """Shrink an image to 7x7, then grow it back 4x with each interpolation."""
-    image, what = sample_image()
+    image, what = sample_image(data_dir)
     small = keras.layers.AveragePooling2D(4)(as_batch(image))
     methods = ("nearest", "bilinear", "bicubic")
     grown = {m: keras.ops.convert_to_numpy(layers.UpSampling2D(4, interpolation=m)(small))[0, :, :, 0]
@@ -177,13 +168,13 @@ def interpolation_example(output_dir, verbose=True):
 
 
 def main():
-    args = cli.demo_args(__file__, __doc__)
+    args = cli.demo_args(__file__, __doc__, uses_data=True)
     nearest_example()
     size_example()
     bilinear_example()
     smoothing_example(args.output_dir)
     generator_example(args.output_dir)
-    interpolation_example(args.output_dir)
+    interpolation_example(args.output_dir, args.data_dir)
 
 
 if __name__ == "__main__":

@@ -30,11 +30,15 @@ def parser_for(script_file: str, doc: str | None) -> argparse.ArgumentParser:
     )
 
 
-def demo_args(script_file: str, doc: str | None) -> argparse.Namespace:
-    """Parse a demo's flags (--show, --output-dir) and set matplotlib up for them."""
+def demo_args(script_file: str, doc: str | None, uses_data: bool = False) -> argparse.Namespace:
+    """Parse a demo's flags (--show, --output-dir, and --data-dir if it reads
+    data) and set matplotlib up for them."""
     from denoise_kit.plots import setup_matplotlib
 
     parser = parser_for(script_file, doc)
+    if uses_data:
+        parser.add_argument("--data-dir", type=Path, default=None,
+                            help="where to look for MNIST (default: $DENOISE_DATA_DIR, else data/)")
     parser.add_argument("--show", action="store_true", help="also open each figure in a window")
     parser.add_argument("--output-dir", type=Path, default=default_output_dir(script_file),
                         help="where the figures are written")

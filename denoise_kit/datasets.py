@@ -376,6 +376,9 @@ def _finish(name: str, raw: RawData, split_seed: int, verbose: bool) -> Splits:
         images, labels = next(iter(raw.splits.values()))
         images, labels, n_duplicates = deduplicate(images, labels)
         train, test = holdout_split(len(images), split_seed)
+        if len(train) == 0 or len(test) == 0:
+            raise DataError(f"{raw.source} holds only {len(images)} unique image(s): too few to hold "
+                            f"out {TEST_FRACTION:.0%} as a test set; use the full dataset")
         x_train, y_train, x_test, y_test = images[train], labels[train], images[test], labels[test]
         notes.append(
             f"{len(images) + n_duplicates:,} images, {n_duplicates:,} exact duplicates removed, "

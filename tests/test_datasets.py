@@ -52,6 +52,13 @@ def test_idx_folder_with_one_split_is_deduplicated_then_split(tmp_path, capsys):
     assert "38 train / 10 test" in line
 
 
+def test_too_few_unique_images_to_split(tmp_path):
+    images, labels = digits(1)
+    write_mnist_idx(tmp_path / "mnist", "t10k", np.repeat(images, 4, axis=0), np.repeat(labels, 4))
+    with pytest.raises(DataError, match="holds only 1 unique image"):
+        datasets.load_mnist(tmp_path)
+
+
 def test_split_depends_on_split_seed_only(tmp_path):
     write_mnist_idx(tmp_path / "mnist", "t10k", *digits(40))
     first = datasets.load_mnist(tmp_path, verbose=False)[1][0]

@@ -110,3 +110,16 @@ def test_advice_quotes_the_measured_ratios():
     text = transpose_demo.advice({"a": 4.0, "b": 1.0, "c": 1.0})
     assert "4x brighter" in text and "ratio 1" in text
     assert "5x brighter" in transpose_demo.advice({"a": 5.0, "b": 1.0, "c": 1.0})
+
+
+def test_sample_image_is_a_real_digit_when_there_is_data(tmp_path):
+    from conftest import write_mnist_idx
+
+    image, what = upsampling_demo.sample_image(tmp_path)
+    assert what == "a drawn ring" and image.shape == (28, 28)
+    digit = np.zeros((5, 28, 28), np.uint8)
+    for i in range(5):  # Five different strokes: duplicates would be removed.
+        digit[i, 10:18, 12 + i] = 255
+    write_mnist_idx(tmp_path / "mnist", "t10k", digit, np.arange(5, dtype=np.uint8))
+    image, what = upsampling_demo.sample_image(tmp_path)
+    assert what == "an MNIST digit" and image.max() == 1.0 and image[0, 0] == 0.0
