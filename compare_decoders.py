@@ -35,7 +35,6 @@ DATASET = "mnist"  # "mnist" or "notmnist"
 NOISE_FACTOR = 0.5
 EPOCHS = 10  # The same training budget for every decoder.
 BATCH_SIZE = transpose_script.BATCH_SIZE
-LEARNING_RATE = transpose_script.LEARNING_RATE
 SEEDS = 3  # Trainings per decoder; their spread decides what counts as a tie.
 SEED = transpose_script.SEED  # The scripts' seed: the same noisy test images as theirs.
 TUNING_IMAGES = 300  # Training images used to tune each classical filter's parameter.
@@ -60,12 +59,8 @@ def train(build, data, args, seed):
     """Train one decoder exactly as the scripts do; return it and its training seconds."""
     keras.utils.set_random_seed(seed)
     denoiser = build()
-    model = keras.Sequential([keras.Input(shape=(28, 28, 1)),
-                              transpose_script.FreshNoise(args.noise_factor, seed=seed), denoiser])
     steps = args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
-    schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy",
-                  steps_per_execution=transpose_script.STEPS_PER_EXECUTION)
+    model = transpose_script.fresh_noise_trainer(denoiser, args.noise_factor, seed, steps)
     start = time.perf_counter()
     model.fit(data.x_train, data.x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
     return denoiser, time.perf_counter() - start

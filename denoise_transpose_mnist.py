@@ -91,6 +91,26 @@ def build_autoencoder(filters=FILTERS, kernel_size=KERNEL_SIZE, input_shape=(28,
     return keras.Model(inputs, outputs, name="denoiser")
 
 
+# ## The training set-up
+# Noise goes inside the model, in front of the denoiser, so every batch gets
+# new noise; the learning rate decays to 0 along a cosine over `total_steps`.
+
+
+def fresh_noise_trainer(denoiser, noise_factor, seed, total_steps):
+    model = keras.Sequential(
+        [keras.Input(shape=(28, 28, 1)), FreshNoise(noise_factor, seed=seed), denoiser],
+        name="fresh_noise_training",
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, total_steps)),
+        # Cross-entropy pulls background pixels firmly to 0 and strokes to 1;
+        # MSE behind a sigmoid tends to get stuck at an all-black image.
+        loss="binary_crossentropy",
+        steps_per_execution=STEPS_PER_EXECUTION,
+    )
+    return model
+
+
 def main():
     parser = cli.training_parser(__file__, __doc__, epochs=EPOCHS, batch_size=BATCH_SIZE,
                                  noise_factor=NOISE_FACTOR, seed=SEED)
@@ -112,18 +132,8 @@ def main():
     # ## The model, trained behind a FreshNoise layer; the denoiser alone is saved.
     with training.distribution_scope():
         denoiser = build_autoencoder()
-        model = keras.Sequential(
-            [keras.Input(shape=(28, 28, 1)), FreshNoise(args.noise_factor, seed=args.seed), denoiser],
-            name="fresh_noise_training",
-        )
         steps = args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
-        model.compile(
-            optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)),
-            # Cross-entropy pulls background pixels firmly to 0 and strokes to 1;
-            # MSE behind a sigmoid tends to get stuck at an all-black image.
-            loss="binary_crossentropy",
-            steps_per_execution=STEPS_PER_EXECUTION,
-        )
+        model = fresh_noise_trainer(denoiser, args.noise_factor, args.seed, steps)
     device = training.announce(denoiser, policy, data.x_train, data.x_val, data.x_test)
 
     # ## Training: the clean images are the targets; the noise is added inside the model.

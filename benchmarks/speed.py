@@ -71,11 +71,8 @@ def project_run(x_train, epochs, seed, noise_factor, clock, denoiser):
     """The project's pipeline around any denoiser, as in denoise_transpose_mnist.py."""
     training.set_precision(project.MIXED_PRECISION)
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([keras.Input(shape=(28, 28, 1)),
-                              project.FreshNoise(noise_factor, seed=seed), denoiser()])
     steps = epochs * int(np.ceil(len(x_train) / project.BATCH_SIZE))
-    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(project.LEARNING_RATE, steps)),
-                  loss="binary_crossentropy", steps_per_execution=project.STEPS_PER_EXECUTION)
+    model = project.fresh_noise_trainer(denoiser(), noise_factor, seed, steps)
     model.fit(x_train, x_train, epochs=epochs, batch_size=project.BATCH_SIZE, verbose=0, callbacks=[clock])
     return model
 
