@@ -1,0 +1,76 @@
+"""
+Title: Why batch 32? Quality and training time of the MNIST denoiser per batch size
+Description: Trains denoise_transpose_mnist.py's model with its defaults
+(epochs, learning rate and its cosine decay, fresh noise, mixed precision),
+changing only the batch size, and scores each run on the script's own noisy
+test images. Larger batches take fewer, cheaper-per-image steps; on a small
+model and a small CPU they save less time than they cost in quality.
+
+    DENOISE_DATA_DIR=../shared/data python benchmarks/batch_size.py
+
+Prints a table and a one-line summary, writes batch_size.json next to this file.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from denoise_kit import cli
+
+cli.quiet_tensorflow()
+
+import keras
+import numpy as np
+
+import denoise_transpose_mnist as project
+from denoise_kit import datasets, files, report, training
+
+
+def train_and_score(data, x_test_noisy, batch_size, epochs, noise_factor):
+    keras.utils.set_random_seed(project.SEED)
+    training.set_precision(project.MIXED_PRECISION)
+    denoiser = project.build_autoencoder()
+    steps = epochs * int(np.ceil(len(data.x_train) / batch_size))
+    model = project.fresh_noise_trainer(denoiser, noise_factor, project.SEED, steps)
+    start = time.perf_counter()
+    model.fit(data.x_train, data.x_train, epochs=epochs, batch_size=batch_size, verbose=0)
+    seconds = time.perf_counter() - start
+    denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)
+    scores = report.evaluate(data.x_test, x_test_noisy, denoised)
+    return {"batch_size": batch_size, "psnr": scores["psnr_denoised"], "ssim": scores["ssim_denoised"],
+            "train_seconds": seconds, "images_per_second": len(data.x_train) * epochs / seconds}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 64, 128])
+    parser.add_argument("--epochs", type=int, default=project.EPOCHS)
+    parser.add_argument("--noise-factor", type=float, default=project.NOISE_FACTOR)
+    args = parser.parse_args()
+    data = datasets.denoising_splits("mnist", args.data_dir, validation_fraction=project.VALIDATION_FRACTION)
+    x_test_noisy = keras.ops.convert_to_numpy(
+        project.add_noise(data.x_test, args.noise_factor, seed=project.SEED + 1))
+    device = training.describe_device(training.set_precision(project.MIXED_PRECISION))
+
+    rows = [train_and_score(data, x_test_noisy, b, args.epochs, args.noise_factor) for b in args.batch_sizes]
+    epochs = f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}"
+    print(f"\n{epochs} of the MNIST denoiser, {len(data.x_train):,} training images, {device}")
+    print(f"{'batch':>6}{'PSNR dB':>9}{'SSIM':>7}{'train s':>9}{'images/s':>10}")
+    for row in rows:
+        print(f"{row['batch_size']:>6}{row['psnr']:>9.2f}{row['ssim']:>7.3f}{row['train_seconds']:>9.1f}"
+              f"{row['images_per_second']:>10,.0f}")
+    files.write_json(Path(__file__).with_name("batch_size.json"), {
+        "device": device, "epochs": args.epochs, "noise_factor": args.noise_factor, "runs": rows})
+    best = max(rows, key=lambda row: row["psnr"])
+    fastest = min(rows, key=lambda row: row["train_seconds"])
+    print(f"batch size: {best['batch_size']} scores best ({best['psnr']:.2f} dB); batch "
+          f"{fastest['batch_size']} trains fastest ({fastest['train_seconds']:.1f} s vs "
+          f"{best['train_seconds']:.1f} s) at {fastest['psnr']:.2f} dB")
+
+
+if __name__ == "__main__":
+    main()
