@@ -13,7 +13,6 @@ Prints a table and a one-line summary, writes batch_size.json next to this file.
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -23,21 +22,15 @@ from denoise_kit import cli
 cli.quiet_tensorflow()
 
 import keras
-import numpy as np
 
 import denoise_transpose_mnist as project
+from compare_decoders import train  # Trains a denoiser exactly as the scripts do.
 from denoise_kit import datasets, files, report, training
 
 
 def train_and_score(data, x_test_noisy, batch_size, epochs, noise_factor):
-    keras.utils.set_random_seed(project.SEED)
-    training.set_precision(project.MIXED_PRECISION)
-    denoiser = project.build_autoencoder()
-    steps = epochs * int(np.ceil(len(data.x_train) / batch_size))
-    model = project.fresh_noise_trainer(denoiser, noise_factor, project.SEED, steps)
-    start = time.perf_counter()
-    model.fit(data.x_train, data.x_train, epochs=epochs, batch_size=batch_size, verbose=0)
-    seconds = time.perf_counter() - start
+    settings = argparse.Namespace(epochs=epochs, batch_size=batch_size, noise_factor=noise_factor)
+    denoiser, seconds = train(project.build_autoencoder, data, settings, project.SEED)
     denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)
     scores = report.evaluate(data.x_test, x_test_noisy, denoised)
     return {"batch_size": batch_size, "psnr": scores["psnr_denoised"], "ssim": scores["ssim_denoised"],
@@ -54,7 +47,7 @@ def main():
     data = datasets.denoising_splits("mnist", args.data_dir, validation_fraction=project.VALIDATION_FRACTION)
     x_test_noisy = keras.ops.convert_to_numpy(
         project.add_noise(data.x_test, args.noise_factor, seed=project.SEED + 1))
-    device = training.describe_device(training.set_precision(project.MIXED_PRECISION))
+    device = training.describe_device(training.set_precision(project.MIXED_PRECISION))  # Once, for all runs.
 
     rows = [train_and_score(data, x_test_noisy, b, args.epochs, args.noise_factor) for b in args.batch_sizes]
     epochs = f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}"
