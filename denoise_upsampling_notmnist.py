@@ -6,27 +6,28 @@ to a small code; UpSampling2D grows it back by repeating (or interpolating)
 pixels and a Conv2D after each step learns to fill in the detail.
 
 Run it:
-    python denoise_upsampling_notmnist.py                    # the tuned defaults below
-    python denoise_upsampling_notmnist.py --noise-factor 0.8 # a harder task
-    python denoise_upsampling_notmnist.py --epochs 2 --limit 2000   # a quick look
+    python denoise_upsampling_notmnist.py                     # the tuned defaults below
+    python denoise_upsampling_notmnist.py --noise-factor 0.8  # a harder task
+    python denoise_upsampling_notmnist.py --epochs 2 --limit 2000    # a quick look
+    python denoise_upsampling_notmnist.py --denoise my_letter.png   # your own image
 
-It writes reconstructions.png, history.png, metrics.json and model.keras to
-outputs/denoise_upsampling_notmnist/. Stop it at any time (Ctrl-C) and run the
-same command again: training resumes from the last finished epoch.
+It writes reconstructions.png, progress.png, history.png, metrics.json,
+training_log.csv and model.keras to outputs/denoise_upsampling_notmnist/. Stop it
+at any time (Ctrl-C) and run the same command again: training resumes from
+the last finished epoch.
 """
 
-from denoise_kit import cli
-
-cli.quiet_tensorflow()
+import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up log lines)
 
 import keras
 import numpy as np
 from keras import layers, ops
 
-from denoise_kit import datasets, report, training
+from denoise_kit import cli, datasets, own_images, progress, report, training
 
-# ## Configuration: the knobs to play with
+# ## Configuration: the knobs to play with (each one is also a flag: --help)
 
+DATASET = "notmnist"  # "mnist", "notmnist" or "fashion_mnist".
 NOISE_FACTOR = 0.5  # Standard deviation of the Gaussian noise; pixels are in [0, 1].
 EPOCHS = 20  # Passes over the training images.
 BATCH_SIZE = 32  # Images per step: smaller batches mean more, noisier steps.
@@ -35,10 +36,11 @@ KERNEL_SIZE = 3  # Height and width of every convolution kernel.
 INTERPOLATION = "nearest"  # How UpSampling2D fills new pixels: "nearest" or "bilinear".
 LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosine.
 VALIDATION_FRACTION = 0.1  # Share of the training images kept aside to watch overfitting.
-SEED = 42  # Same seed, same numbers (on the same machine).
-MIXED_PRECISION = True  # float16 on a GPU, bfloat16 on CPUs that have it in hardware.
+SEED = 42  # Weights, training noise and shuffling: same seed, same numbers (on one machine).
+VALIDATION_NOISE_SEED = 42  # The fixed noise of the validation and test images: the same
+TEST_NOISE_SEED = 43  # whatever --seed is, so every run is scored on the same noisy images.
+PRECISION = "auto"  # "float32", "mixed", or "auto": mixed only where the hardware is native.
 STEPS_PER_EXECUTION = 16  # Steps per call into the compiled graph: less Python overhead per step.
-DATASET = "notmnist"
 
 
 # ## The noise
@@ -47,6 +49,7 @@ DATASET = "notmnist"
 
 def add_noise(images, noise_factor, seed):
     """x_noisy = clip(x + noise_factor * N(0, 1), 0, 1)."""
+    images = ops.convert_to_tensor(images)
     noise = keras.random.normal(ops.shape(images), seed=seed, dtype=images.dtype)
     return ops.clip(images + noise_factor * noise, 0.0, 1.0)
 
@@ -95,66 +98,86 @@ def build_autoencoder(filters=FILTERS, kernel_size=KERNEL_SIZE, interpolation=IN
 # new noise; the learning rate decays to 0 along a cosine over `total_steps`.
 
 
-def fresh_noise_trainer(denoiser, noise_factor, seed, total_steps):
+def fresh_noise_trainer(denoiser, noise_factor, seed, total_steps, learning_rate=LEARNING_RATE):
     model = keras.Sequential(
-        [keras.Input(shape=(28, 28, 1)), FreshNoise(noise_factor, seed=seed), denoiser],
+        [keras.Input(shape=denoiser.input_shape[1:]), FreshNoise(noise_factor, seed=seed), denoiser],
         name="fresh_noise_training",
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE, total_steps)),
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)),
         # Cross-entropy pulls background pixels firmly to 0 and ink to 1;
         # MSE behind a sigmoid tends to get stuck at an all-black image.
         loss="binary_crossentropy",
-        steps_per_execution=STEPS_PER_EXECUTION,
+        metrics=[progress.psnr_metric],  # What a learner cares about, in dB, in the progress bar.
+        steps_per_execution=training.steps_per_execution(STEPS_PER_EXECUTION),
     )
     return model
 
 
+def parse_args():
+    parser = cli.training_parser(__file__, __doc__, dataset=DATASET, epochs=EPOCHS,
+                                 batch_size=BATCH_SIZE, noise_factor=NOISE_FACTOR, seed=SEED,
+                                 precision=PRECISION, filters=FILTERS, kernel_size=KERNEL_SIZE,
+                                 learning_rate=LEARNING_RATE)
+    parser.add_argument("--interpolation", choices=("nearest", "bilinear"), default=INTERPOLATION,
+                        help="how UpSampling2D fills the new pixels")
+    return parser.parse_args()
+
+
 def main():
-    parser = cli.training_parser(__file__, __doc__, epochs=EPOCHS, batch_size=BATCH_SIZE,
-                                 noise_factor=NOISE_FACTOR, seed=SEED)
-    args = parser.parse_args()
+    args = parse_args()
     cli.check_training_args(args)
+    if args.denoise:  # Your own images, through the model trained before: see own_images.py.
+        return own_images.denoise_files(
+            args.denoise, args.output_dir / "model.keras",
+            build=lambda shape: build_autoencoder(args.filters, args.kernel_size, args.interpolation,
+                                                    input_shape=shape),
+            output_dir=args.output_dir, invert=args.invert, seed=TEST_NOISE_SEED,
+            noise_factor=args.noise_factor if cli.given("--noise-factor") else None,
+            train_command=cli.command_of(__file__))
     keras.utils.set_random_seed(args.seed)
-    policy = training.set_precision(MIXED_PRECISION)
+    policy = training.set_precision(args.precision)
 
     # ## The data: images in [0, 1], shape (N, 28, 28, 1)
-    data = datasets.denoising_splits(DATASET, args.data_dir, limit=args.limit,
+    data = datasets.denoising_splits(args.dataset, args.data_dir, limit=args.limit,
                                      validation_fraction=VALIDATION_FRACTION)
     cli.check_training_args(args, len(data.x_train))
 
-    # Validation and test noise are drawn once, from the seed: every run and
+    # Validation and test noise are drawn once, from fixed seeds: every run and
     # every script is scored on exactly the same noisy images.
-    x_val_noisy = ops.convert_to_numpy(add_noise(data.x_val, args.noise_factor, seed=args.seed))
-    x_test_noisy = ops.convert_to_numpy(add_noise(data.x_test, args.noise_factor, seed=args.seed + 1))
+    x_val_noisy = ops.convert_to_numpy(add_noise(data.x_val, args.noise_factor, seed=VALIDATION_NOISE_SEED))
+    x_test_noisy = ops.convert_to_numpy(add_noise(data.x_test, args.noise_factor, seed=TEST_NOISE_SEED))
 
     # ## The model, trained behind a FreshNoise layer; the denoiser alone is saved.
     with training.distribution_scope():
-        denoiser = build_autoencoder()
+        denoiser = build_autoencoder(args.filters, args.kernel_size, args.interpolation)
         steps = args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
-        model = fresh_noise_trainer(denoiser, args.noise_factor, args.seed, steps)
-    device = training.announce(denoiser, policy, data.x_train, data.x_val, data.x_test)
+        model = fresh_noise_trainer(denoiser, args.noise_factor, args.seed, steps, args.learning_rate)
+    denoiser.summary()  # Watch the shapes: 28x28 -> 14x14 -> 7x7 -> 14x14 -> 28x28.
+    device = training.announce(denoiser, policy, data.x_train, data.x_val, data.x_test,
+                               training.steps_per_execution(STEPS_PER_EXECUTION))
 
     # ## Training: the clean images are the targets; the noise is added inside the model.
-    settings = training.settings_of(args, FILTERS=FILTERS, KERNEL_SIZE=KERNEL_SIZE,
-                                    INTERPOLATION=INTERPOLATION, LEARNING_RATE=LEARNING_RATE,
-                                    POLICY=policy)
+    title = f"UpSampling2D ({args.interpolation}) denoiser on {args.dataset}, noise {args.noise_factor:g}"
+    settings = training.settings_of(args, POLICY=policy, STEPS_PER_EXECUTION=STEPS_PER_EXECUTION,
+                                    VALIDATION_FRACTION=VALIDATION_FRACTION,
+                                    VALIDATION_NOISE_SEED=VALIDATION_NOISE_SEED,
+                                    TEST_NOISE_SEED=TEST_NOISE_SEED)
+    watch = progress.ProgressSnapshots(data.x_val, x_val_noisy, args.output_dir, title=title)
     model.fit(
         data.x_train,
         data.x_train,
         validation_data=(x_val_noisy, data.x_val),
         epochs=args.epochs,
         batch_size=args.batch_size,
-        callbacks=training.resumable_callbacks(args.output_dir, settings),
+        callbacks=[*training.resumable_callbacks(args.output_dir, settings), watch],
     )
 
     # ## Results: how much cleaner is the test set?
     x_test_denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)
-    report.finish(args, denoiser, data, x_test_noisy, x_test_denoised, device,
-                  loss_name="binary cross-entropy",
-                  title=f"UpSampling2D ({INTERPOLATION}) denoiser on notMNIST, "
-                        f"noise {args.noise_factor}")
+    report.finish(args, denoiser, data, x_test_noisy, x_test_denoised, device, settings,
+                  loss_name="binary cross-entropy", title=title)
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    cli.run(main, resumable=True)

@@ -17,9 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from denoise_kit import cli
-
-cli.quiet_tensorflow()
+import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up log lines)
 
 import keras
 
@@ -47,7 +45,7 @@ def main():
     data = datasets.denoising_splits("mnist", args.data_dir, validation_fraction=project.VALIDATION_FRACTION)
     x_test_noisy = keras.ops.convert_to_numpy(
         project.add_noise(data.x_test, args.noise_factor, seed=project.SEED + 1))
-    device = training.describe_device(training.set_precision(project.MIXED_PRECISION))  # Once, for all runs.
+    device = training.describe_device(training.set_precision(project.PRECISION))  # Once, for all runs.
 
     rows = [train_and_score(data, x_test_noisy, b, args.epochs, args.noise_factor) for b in args.batch_sizes]
     epochs = f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}"

@@ -19,16 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from denoise_kit import cli
-
-cli.quiet_tensorflow()
+import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up log lines)
 
 import keras
 import numpy as np
 from keras import layers
 
 import denoise_transpose_mnist as transpose_script
-from denoise_kit import datasets, files, report
+from denoise_kit import cli, datasets, files, report
 from denoise_kit.training import describe_device
 
 

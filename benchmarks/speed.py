@@ -27,9 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from denoise_kit import cli
-
-cli.quiet_tensorflow()
+import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up log lines)
 
 import keras
 import numpy as np
@@ -71,7 +69,7 @@ def recipe_run(x_train, epochs, seed, noise_factor, clock):
 
 def project_run(x_train, epochs, seed, noise_factor, clock, denoiser, batch_size=project.BATCH_SIZE):
     """The project's pipeline around any denoiser, as in denoise_transpose_mnist.py."""
-    training.set_precision(project.MIXED_PRECISION)
+    training.set_precision(project.PRECISION)
     keras.utils.set_random_seed(seed)
     steps = epochs * int(np.ceil(len(x_train) / batch_size))
     model = project.fresh_noise_trainer(denoiser(), noise_factor, seed, steps)
@@ -103,7 +101,7 @@ def main():
     data = datasets.denoising_splits("mnist", args.data_dir)
     x_train, x_test = data.x_train, data.x_test
     x_test_noisy = keras.ops.convert_to_numpy(project.add_noise(x_test, args.noise_factor, project.SEED + 1))
-    device = training.describe_device(training.set_precision(project.MIXED_PRECISION))
+    device = training.describe_device(training.set_precision(project.PRECISION))
 
     # 1. Throughput on the same architecture, alternating runs.
     batches = {"keras.io recipe": 128, "project pipeline": project.BATCH_SIZE, "project, batch 128": 128}

@@ -4,9 +4,11 @@ a runner that turns user errors and interrupts into one clear line."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import signal
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,14 +22,25 @@ def default_output_dir(script_file: str) -> Path:
     return PROJECT_ROOT / "outputs" / Path(script_file).stem
 
 
+def help_text(doc: str | None) -> str:
+    """The docstring's title and description as --help shows them: the
+    keras.io header ("Title: ...", "Description: ...") without its labels."""
+    header = (doc or "").strip().split("\n\n")[0]
+    title, _, description = header.partition("\nDescription:")
+    title = title.removeprefix("Title:").strip()
+    description = textwrap.fill(" ".join(description.split()), 79)
+    return f"{title}\n\n{description}" if description else title
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after each flag; the description's paragraphs kept."""
+
+
 def parser_for(script_file: str, doc: str | None) -> argparse.ArgumentParser:
-    """A parser whose description is the script's first docstring paragraph."""
-    summary = (doc or "").strip().split("\n\n")[0]
-    return argparse.ArgumentParser(
-        prog=f"python {Path(script_file).name}",
-        description=summary,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    """A parser whose --help starts with the script's title and description."""
+    return argparse.ArgumentParser(prog=command_of(script_file),
+                                   description=help_text(doc),
+                                   formatter_class=_HelpFormatter)
 
 
 def demo_args(script_file: str, doc: str | None, uses_data: bool = False) -> argparse.Namespace:
@@ -47,14 +60,44 @@ def demo_args(script_file: str, doc: str | None, uses_data: bool = False) -> arg
     return args
 
 
+def int_list(text: str) -> tuple[int, ...]:
+    """'32,64' -> (32, 64), for --filters."""
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        message = f"expected whole numbers separated by commas, got {text!r}"
+        raise argparse.ArgumentTypeError(message) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"every value must be at least 1, got {text!r}")
+    return values
+
+
 def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_size: int,
-                    noise_factor: float, seed: int) -> argparse.ArgumentParser:
+                    noise_factor: float, seed: int, dataset: str, precision: str,
+                    filters: tuple[int, ...] | None = None, kernel_size: int | None = None,
+                    learning_rate: float | None = None) -> argparse.ArgumentParser:
     """The flags every training script shares, defaulting to its constants."""
+    from denoise_kit.datasets import CLASS_NAMES
+
     parser = parser_for(script_file, doc)
+    parser.add_argument("--dataset", choices=sorted(CLASS_NAMES), default=dataset,
+                        help="which images to denoise")
     parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     parser.add_argument("--batch-size", type=int, default=batch_size, help="images per training step")
     parser.add_argument("--noise-factor", type=float, default=noise_factor,
                         help="standard deviation of the Gaussian noise (images are in [0, 1])")
+    if filters is not None:
+        parser.add_argument("--filters", type=int_list, default=filters, metavar="N,N",
+                            help="filters per encoder level, e.g. 32,64 (each level halves the image)")
+    if kernel_size is not None:
+        parser.add_argument("--kernel-size", type=int, default=kernel_size,
+                            help="height and width of every convolution kernel")
+    if learning_rate is not None:
+        parser.add_argument("--learning-rate", type=float, default=learning_rate,
+                            help="Adam's starting learning rate")
+    parser.add_argument("--precision", choices=("auto", "float32", "mixed"), default=precision,
+                        help="auto: mixed precision where the hardware computes it natively "
+                             "(GPU, bfloat16 CPU), else float32")
     parser.add_argument("--seed", type=int, default=seed, help="seed for weights, noise and shuffling")
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="dataset folder (default: $DENOISE_DATA_DIR, else data/ beside the scripts)")
@@ -62,19 +105,44 @@ def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_siz
                         help="where plots, metrics and the model are written")
     parser.add_argument("--limit", type=int, default=None,
                         help="train on at most N images (quick runs and tests)")
+    parser.add_argument("--denoise", type=Path, nargs="+", metavar="IMAGE",
+                        help="train nothing: denoise these PNG/JPEG files with the model trained "
+                             "before (with --noise-factor, add that noise first)")
+    parser.add_argument("--invert", action="store_true",
+                        help="with --denoise: for dark strokes on a light background")
     return parser
+
+
+def command_of(script_file: str) -> str:
+    """How a learner runs the script: 'python denoise_transpose_mnist.py'."""
+    return f"python {Path(script_file).name}"
+
+
+def given(flag: str, argv: list[str] | None = None) -> bool:
+    """Whether `flag` (e.g. "--noise-factor") was typed on the command line."""
+    argv = sys.argv[1:] if argv is None else argv
+    return any(arg == flag or arg.startswith(f"{flag}=") for arg in argv)
 
 
 def check_training_args(args: argparse.Namespace, n_train: int | None = None) -> None:
     """One-line errors for values that cannot work."""
     if args.epochs < 1:
-        raise ConfigError(f"epochs must be at least 1, got {args.epochs}")
+        raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 1:
-        raise ConfigError(f"batch size must be at least 1, got {args.batch_size}")
-    if args.noise_factor < 0:
-        raise ConfigError(f"noise factor must be 0 or more, got {args.noise_factor}")
-    if args.limit is not None and args.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {args.limit}")
+        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not (math.isfinite(args.noise_factor) and args.noise_factor >= 0):
+        raise ConfigError(f"--noise-factor must be a number, 0 or more, got {args.noise_factor}")
+    learning_rate = getattr(args, "learning_rate", None)
+    if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ConfigError(f"--learning-rate must be a number above 0, got {learning_rate}")
+    kernel_size = getattr(args, "kernel_size", None)
+    if kernel_size is not None and kernel_size < 1:
+        raise ConfigError(f"--kernel-size must be at least 1, got {kernel_size}")
+    if args.limit is not None and args.limit < 2:
+        raise ConfigError(f"--limit must be at least 2 (a training and a validation image), "
+                          f"got {args.limit}")
+    if args.output_dir.exists() and not args.output_dir.is_dir():
+        raise ConfigError(f"--output-dir {args.output_dir} is a file, not a folder: choose another path")
     if n_train is not None and args.batch_size > n_train:
         raise ConfigError(
             f"batch size {args.batch_size} is larger than the {n_train:,} training images: "
@@ -86,8 +154,9 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def run(main: Callable[[], object]) -> None:
-    """Run `main`, ending with one line (not a traceback) on a user error or Ctrl-C/SIGTERM."""
+def run(main: Callable[[], object], resumable: bool = False) -> None:
+    """Run `main`, ending with one line (not a traceback) on a user error or
+    Ctrl-C/SIGTERM; only a `resumable` script offers to resume."""
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         main()
@@ -95,8 +164,9 @@ def run(main: Callable[[], object]) -> None:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("\ninterrupted: run the same command again to resume from the last finished epoch",
-              file=sys.stderr)
+        then = ("run the same command again to resume from the last finished epoch" if resumable
+                else "nothing was lost: run the same command again to start over")
+        print(f"\ninterrupted: {then}", file=sys.stderr)
         sys.exit(130)
 
 
@@ -105,11 +175,11 @@ def quiet_tensorflow() -> None:
 
     TensorFlow 2.21 logs oneDNN and CUDA notices at start-up whatever
     TF_CPP_MIN_LOG_LEVEL says, so stderr is silenced while it initialises.
-    Set TF_CPP_MIN_LOG_LEVEL yourself to see everything (e.g. to debug a GPU
+    Set TF_CPP_MIN_LOG_LEVEL=0 yourself to see everything (e.g. to debug a GPU
     set-up); the scripts print the device they use either way.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        return
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") != "2":
+        return  # Asked for another level: show what TensorFlow prints.
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
     if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         return

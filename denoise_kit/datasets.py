@@ -1,6 +1,7 @@
-"""MNIST and notMNIST loaders that work offline, online and with messy files.
+"""MNIST, notMNIST and Fashion-MNIST loaders that work offline, online and
+with messy files.
 
-Both loaders return ``(x_train, y_train), (x_test, y_test)``: images as
+The loaders return ``(x_train, y_train), (x_test, y_test)``: images as
 float32 in [0, 1] with shape (N, 28, 28, 1), labels as uint8. They print one
 line saying where the data came from and how it was split.
 
@@ -17,7 +18,20 @@ notMNIST (labels 0..9 stand for the letters A..J)
   2. ``<data>/notMNIST_small/``, the extracted folder of PNGs
   3. ``<data>/notMNIST_small.tar.gz``
   4. ``<data>/notmnist/`` with IDX files
-  5. a download of ``notMNIST_small.tar.gz``, else of the IDX mirror
+  5. a download of ``notMNIST_small.tar.gz`` (checked by size and MD5) from its
+     author's site, else from the Google-hosted copy, else of the IDX mirror's
+     test files into ``<data>/notmnist/``
+
+Fashion-MNIST (labels 0..9 stand for T-shirt/top .. Ankle boot)
+  1. ``<data>/fashion_mnist/`` with IDX files (``train-*`` and/or ``t10k-*``)
+  2. Keras' cache, ``~/.keras/datasets/fashion-mnist/`` (all four .gz files)
+  3. a download of the four .gz files from Keras' address into
+     ``<data>/fashion_mnist/`` (each checked by the SHA-256 of its content)
+
+Keras' cache is ``$KERAS_HOME/datasets/`` where $KERAS_HOME is set.
+Downloads time out (see denoise_kit.download). A set of IDX files is
+downloaded into ``<folder>.download/`` and moved into place only once all
+of them passed their checks, so a half set is never read as a dataset.
 
 A source with only one split (notMNIST_small always; the MNIST test split
 alone) has its exact duplicate images removed, then a seeded 20% held out
@@ -26,6 +40,7 @@ as the test set, so no image is in both splits.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tarfile
@@ -36,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from denoise_kit.download import DownloadError, download
+from denoise_kit.download import DownloadError, download, ensure_writable_folder
 from denoise_kit.errors import DataError
 from denoise_kit.idx import read_idx
 
@@ -49,13 +64,17 @@ IMAGE_SHAPE = (28, 28)
 CLASS_NAMES = {
     "mnist": tuple("0123456789"),
     "notmnist": tuple("ABCDEFGHIJ"),
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                      "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
 }
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 NOTMNIST_URL = "http://yaroslavvb.com/upload/notMNIST/notMNIST_small.tar.gz"
+NOTMNIST_GOOGLE_URL = "https://commondatastorage.googleapis.com/books1000/notMNIST_small.tar.gz"
 NOTMNIST_SIZE = 8_458_043
+NOTMNIST_MD5 = "c9890a473a9769fda4bdf314aaf500dd"
 NOTMNIST_MIRROR_URL = "https://github.com/davidflanagan/notMNIST-to-MNIST/raw/master/"
 # SHA-256 of the decompressed mirror files (gzip headers carry timestamps).
 NOTMNIST_MIRROR_FILES = {
@@ -63,6 +82,16 @@ NOTMNIST_MIRROR_FILES = {
     "t10k-labels-idx1-ubyte.gz": "5f8e6012f2ce730700d8d05fca098bc47f71d25b890e4bec7ac5ebfd614a4001",
 }
 NOTMNIST_CACHE = "notmnist_small.npz"
+
+FASHION_MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+FASHION_MNIST_KERAS_SUBDIR = "fashion-mnist"  # Under keras_cache_dir(), as Keras names it.
+# SHA-256 of the decompressed files, in the order Keras fetches them.
+FASHION_MNIST_FILES = {
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+}
 
 Splits = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -77,10 +106,22 @@ class RawData:
 
 
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The --data-dir flag, else $DENOISE_DATA_DIR, else data/ beside the scripts."""
-    if data_dir is None:
-        data_dir = os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR
-    return Path(data_dir).expanduser()
+    """The --data-dir flag, else $DENOISE_DATA_DIR, else data/ beside the scripts.
+
+    The folder need not exist yet (a download creates it); a file there is a
+    DataError.
+    """
+    if data_dir is not None:
+        origin = "--data-dir"
+    elif os.environ.get(DATA_DIR_ENV):
+        origin, data_dir = f"${DATA_DIR_ENV}", os.environ[DATA_DIR_ENV]
+    else:
+        origin, data_dir = "the default data folder", DEFAULT_DATA_DIR
+    path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise DataError(f"{origin} is a file, not a folder: {path}; "
+                        "give the folder that holds the datasets (or should receive them)")
+    return path
 
 
 def keras_cache_dir() -> Path:
@@ -95,9 +136,13 @@ def load_dataset(
     verbose: bool = True,
     download: bool = True,
 ) -> Splits:
-    """Load "mnist" or "notmnist" from the first source found (see the module
-    docstring). With ``download=False`` only local files are tried."""
-    finders = {"mnist": ("MNIST", _find_mnist), "notmnist": ("notMNIST", _find_notmnist)}
+    """Load "mnist", "notmnist" or "fashion_mnist" from the first source found
+    (see the module docstring). With ``download=False`` only local files are tried."""
+    finders = {
+        "mnist": ("MNIST", _find_mnist),
+        "notmnist": ("notMNIST", _find_notmnist),
+        "fashion_mnist": ("Fashion-MNIST", _find_fashion_mnist),
+    }
     if name not in finders:
         raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(finders)}")
     title, find = finders[name]
@@ -193,6 +238,26 @@ def _read_idx_dir(folder: Path) -> RawData:
     return RawData(f"{folder}/ (IDX{only})", splits)
 
 
+def _download_idx_set(base_url: str, files: dict[str, str], folder: Path) -> None:
+    """Download `files` ({name: SHA-256 of its content}) from `base_url` into
+    `folder`. They go to ``<folder>.download/`` first and move into `folder`
+    only once all of them passed their checks: a half set in `folder` would be
+    read as a one-split dataset on the next run. Files already verified there
+    by an earlier, interrupted run are not fetched again."""
+    staging = folder.with_name(f"{folder.name}.download")
+    try:
+        for name, digest in files.items():
+            if not (staging / name).is_file():
+                download(base_url + name, staging / name, content_sha256=digest)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            if not (folder / name).exists():  # Called only when folder has no IDX files.
+                os.replace(staging / name, folder / name)
+    finally:
+        with contextlib.suppress(OSError):
+            staging.rmdir()  # Only when empty: verified files wait for the next run.
+
+
 def _checked(images: np.ndarray, labels: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE:
         raise DataError(f"{name} holds images of shape {images.shape[1:]}, not 28x28")
@@ -232,20 +297,30 @@ def _find_notmnist(data_dir: Path, allow_download: bool = True) -> RawData:
 
 
 def _download_notmnist(data_dir: Path, archive: Path, idx_dir: Path) -> RawData:
-    try:
-        download(NOTMNIST_URL, archive, size=NOTMNIST_SIZE)
-        return _cached(_read_png_archive(archive), data_dir)
-    except DownloadError as first:
-        print(f"notMNIST: {first}; trying the IDX mirror", flush=True)
-    try:
-        for name, digest in NOTMNIST_MIRROR_FILES.items():
-            if not (idx_dir / name).exists():
-                download(NOTMNIST_MIRROR_URL + name, idx_dir / name, content_sha256=digest)
-    except DownloadError as e:
-        raise DataError(
-            f"notMNIST not found in {data_dir}/ and {e}: put notMNIST_small.tar.gz "
+    def not_found(error: DownloadError) -> DataError:
+        return DataError(
+            f"notMNIST not found in {data_dir}/ and {error}: put notMNIST_small.tar.gz "
             f"(or its extracted folder) in {data_dir}/, or the IDX files in {idx_dir}/"
-        ) from None
+        )
+
+    try:
+        ensure_writable_folder(data_dir)  # A folder problem is not worth trying every source.
+    except DownloadError as e:
+        raise not_found(e) from None
+    # Read at call time, so each source can be replaced (tests point them at local files).
+    sources = [(NOTMNIST_URL, f"the copy at {NOTMNIST_GOOGLE_URL}"),
+               (NOTMNIST_GOOGLE_URL, f"the IDX mirror at {NOTMNIST_MIRROR_URL}")]
+    for url, next_source in sources:
+        try:
+            download(url, archive, size=NOTMNIST_SIZE, md5=NOTMNIST_MD5)
+        except DownloadError as e:
+            print(f"notMNIST: {e}; trying {next_source}", flush=True)
+        else:
+            return _cached(_read_png_archive(archive), data_dir)
+    try:
+        _download_idx_set(NOTMNIST_MIRROR_URL, NOTMNIST_MIRROR_FILES, idx_dir)
+    except DownloadError as e:
+        raise not_found(e) from None
     return _read_idx_dir(idx_dir)
 
 
@@ -343,6 +418,36 @@ def _read_cache(path: Path) -> RawData | None:
         return None
     images, labels = _checked(images, labels, str(path))
     return RawData(f"{path} (cache of {source})", {"train": (images, labels)}, skipped)
+
+
+# -------------------------------------------------------------------- Fashion-MNIST
+
+
+def load_fashion_mnist(data_dir: str | os.PathLike[str] | None = None, **options) -> Splits:
+    """Load Fashion-MNIST; `options` as for `load_dataset`."""
+    return load_dataset("fashion_mnist", data_dir, **options)
+
+
+def _find_fashion_mnist(data_dir: Path, allow_download: bool = True) -> RawData:
+    idx_dir = data_dir / "fashion_mnist"
+    if _has_idx_files(idx_dir):
+        return _read_idx_dir(idx_dir)
+    # Keras fetches the four files one by one; a half-filled cache is an
+    # interrupted download, not a dataset.
+    cached = keras_cache_dir() / FASHION_MNIST_KERAS_SUBDIR
+    if all((cached / name).is_file() for name in FASHION_MNIST_FILES):
+        return _read_idx_dir(cached)
+    if not allow_download:
+        raise DataError(f"Fashion-MNIST not found in {data_dir}/ (downloads were not allowed)")
+    try:
+        ensure_writable_folder(data_dir)  # Names the data folder, not the staging one.
+        _download_idx_set(FASHION_MNIST_URL, FASHION_MNIST_FILES, idx_dir)
+    except DownloadError as e:
+        raise DataError(
+            f"Fashion-MNIST not found in {data_dir}/ and {e}: put the IDX files "
+            f"({', '.join(FASHION_MNIST_FILES)}) in {idx_dir}/"
+        ) from None
+    return _read_idx_dir(idx_dir)
 
 
 # ------------------------------------------------------------------ shared last step

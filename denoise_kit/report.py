@@ -4,6 +4,7 @@ reconstructions.png, history.png and the closing table."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,7 +71,7 @@ def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, 
     paths = {
         "reconstructions": save_reconstructions(output_dir / "reconstructions.png", clean, noisy,
                                                 denoised, labels, class_names, title),
-        "history": plots.loss_curves(log, output_dir / "history.png", title=f"{title}: loss",
+        "history": plots.loss_curves(log, output_dir / "history.png", title=f"{title}: training history",
                                      ylabel=loss_name),
         "model": save_model(model, output_dir / "model.keras"),
     }
@@ -106,8 +107,10 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
 
 
 def finish(args: Any, denoiser, data, noisy: np.ndarray, denoised: np.ndarray,
-           device: str, title: str, loss_name: str = "loss") -> dict[str, Any]:
-    """Score the test set, write every result file and print the closing table."""
+           device: str, settings: dict[str, Any], title: str,
+           loss_name: str = "loss") -> dict[str, Any]:
+    """Score the test set, write every result file (metrics.json with every
+    setting of the run) and print the closing table."""
     import keras
 
     results = {
@@ -120,8 +123,12 @@ def finish(args: Any, denoiser, data, noisy: np.ndarray, denoised: np.ndarray,
         "seed": args.seed,
         "train_images": len(data.x_train),
         "test_images": len(data.x_test),
+        "settings": json.loads(json.dumps(settings, default=str)),  # Paths and tuples as JSON has them.
     }
     paths = write_results(args.output_dir, denoiser, results, data.x_test, noisy, denoised,
                           data.y_test, data.class_names, title, loss_name)
+    progress_png = Path(args.output_dir) / "progress.png"
+    if progress_png.is_file():
+        paths["progress"] = progress_png
     print_summary(results, paths)
     return results

@@ -56,21 +56,27 @@ def cpu_has_native_bfloat16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def set_precision(mixed: bool) -> str:
-    """Pick and set the Keras dtype policy.
+def set_precision(precision: str = "auto") -> str:
+    """Pick and set the Keras dtype policy; return its name.
 
-    With `mixed`, GPUs compute in float16 (with loss scaling, the Keras
-    default), CPUs with native bfloat16 units in bfloat16; other CPUs stay in
-    float32, where emulated bfloat16 would only be slower.
+    "float32" always computes in float32. "mixed" computes in float16 on a
+    GPU (with loss scaling, the Keras default) and in bfloat16 on a CPU.
+    "auto" is "mixed" where the hardware does it natively (a GPU, or a CPU
+    with AVX512-BF16 or AMX) and float32 elsewhere, where emulated bfloat16
+    would only be slower.
     """
+    if precision not in ("auto", "float32", "mixed"):
+        raise ConfigError(f"precision must be auto, float32 or mixed, got {precision!r}")
     policy = "float32"
-    if mixed:
-        if gpu_names():
-            policy = "mixed_float16"
-        elif cpu_has_native_bfloat16():
-            policy = "mixed_bfloat16"
+    if precision == "mixed" or (precision == "auto" and (gpu_names() or cpu_has_native_bfloat16())):
+        policy = "mixed_float16" if gpu_names() else "mixed_bfloat16"
     keras.mixed_precision.set_global_policy(policy)
     return policy
+
+
+def steps_per_execution(wanted: int) -> int:
+    """`wanted`, or 1 on PyTorch, whose trainer runs one step per call."""
+    return 1 if keras.backend.backend() == "torch" else wanted
 
 
 def describe_device(policy: str | None = None) -> str:
@@ -81,8 +87,9 @@ def describe_device(policy: str | None = None) -> str:
         where = f"GPU {gpus[0]}" if len(gpus) == 1 else f"{len(gpus)} GPUs ({gpus[0]})"
     else:
         where = f"CPU ({cpu_threads()} threads)"
-    why = " (native bfloat16 on this CPU)" if policy == "mixed_bfloat16" and not gpus else ""
-    return f"{where}, {policy}{why}"
+    if policy == "mixed_bfloat16" and not gpus:
+        policy += " (native bfloat16 on this CPU)" if cpu_has_native_bfloat16() else " (emulated bfloat16)"
+    return f"{where}, {policy}"
 
 
 def distribution_scope():
@@ -153,9 +160,9 @@ def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def announce(model: keras.Model, policy: str, x_train, x_val, x_test) -> str:
+def announce(model: keras.Model, policy: str, x_train, x_val, x_test, steps: int = 1) -> str:
     """Print the one line before training; return the device description."""
-    device = describe_device(policy)
+    device = f"{describe_device(policy)}, {steps} step(s) per execution"
     print(f"Training on {keras.backend.backend()}, {device}: {len(x_train):,} train / "
           f"{len(x_val):,} validation / {len(x_test):,} test images, "
           f"{model.count_params():,} parameters", flush=True)

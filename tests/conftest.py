@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import denoise_kit.download as fetching
 from denoise_kit import datasets
 from denoise_kit.idx import write_idx
 
@@ -25,13 +26,18 @@ def real_data_dir(name: str) -> Path:
 
 @pytest.fixture(autouse=True)
 def offline(monkeypatch, tmp_path):
-    """No test reads the user's Keras cache or reaches the network."""
+    """No test reads the user's Keras cache or reaches the network: every
+    download address is a missing local file, and a download that reaches a
+    server anyway gives up after seconds, not minutes."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setattr(fetching, "TIMEOUT_S", 2.0)
     monkeypatch.delenv(datasets.DATA_DIR_ENV, raising=False)
     unreachable = (tmp_path / "nowhere").as_uri()
     monkeypatch.setattr(datasets, "MNIST_URL", unreachable + "/mnist.npz")
     monkeypatch.setattr(datasets, "NOTMNIST_URL", unreachable + "/notMNIST_small.tar.gz")
+    monkeypatch.setattr(datasets, "NOTMNIST_GOOGLE_URL", unreachable + "/google/notMNIST_small.tar.gz")
     monkeypatch.setattr(datasets, "NOTMNIST_MIRROR_URL", unreachable + "/")
+    monkeypatch.setattr(datasets, "FASHION_MNIST_URL", unreachable + "/fashion/")
 
 
 def digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,8 @@
+import hashlib
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -229,10 +233,35 @@ def test_notmnist_archive_download(tmp_path, png_files, monkeypatch):
     server = make_tar_gz(tmp_path / "server" / "notMNIST_small.tar.gz", png_files)
     monkeypatch.setattr(datasets, "NOTMNIST_URL", server.as_uri())
     monkeypatch.setattr(datasets, "NOTMNIST_SIZE", server.stat().st_size)
+    monkeypatch.setattr(datasets, "NOTMNIST_MD5", md5_of(server))
     data_dir = tmp_path / "data"
     (x_train, _), (x_test, _) = datasets.load_notmnist(data_dir, verbose=False)
     assert len(x_train) + len(x_test) == 37
     assert (data_dir / "notMNIST_small.tar.gz").read_bytes() == server.read_bytes()
+
+
+def md5_of(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_notmnist_google_copy_when_the_first_host_fails(tmp_path, png_files, monkeypatch, capsys):
+    good = make_tar_gz(tmp_path / "google" / "notMNIST_small.tar.gz", png_files)
+    # Same size, other bytes: only the MD5 tells them apart.
+    wrong = tmp_path / "first" / "notMNIST_small.tar.gz"
+    wrong.parent.mkdir()
+    wrong.write_bytes(bytes(good.stat().st_size))
+    monkeypatch.setattr(datasets, "NOTMNIST_URL", wrong.as_uri())
+    monkeypatch.setattr(datasets, "NOTMNIST_GOOGLE_URL", good.as_uri())
+    monkeypatch.setattr(datasets, "NOTMNIST_SIZE", good.stat().st_size)
+    monkeypatch.setattr(datasets, "NOTMNIST_MD5", md5_of(good))
+    data_dir = tmp_path / "data"
+    (x_train, _), (x_test, _) = datasets.load_notmnist(data_dir, verbose=False)
+    assert len(x_train) + len(x_test) == 37
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"notMNIST: the download from {wrong.as_uri()} failed (the file does not "
+                     f"match its MD5); trying the copy at {good.as_uri()}"]
+    assert sorted(p.name for p in data_dir.iterdir()) == sorted([
+        datasets.NOTMNIST_CACHE, "notMNIST_small.tar.gz"])
 
 
 def test_notmnist_falls_back_to_the_idx_mirror(tmp_path, monkeypatch, capsys):
@@ -246,9 +275,15 @@ def test_notmnist_falls_back_to_the_idx_mirror(tmp_path, monkeypatch, capsys):
     data_dir = tmp_path / "data"
     (x_train, _), (x_test, _) = datasets.load_notmnist(data_dir)
     assert (len(x_train), len(x_test)) == (24, 6)
-    assert "trying the IDX mirror" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3  # One per failed source, then where the data came from.
+    assert "notMNIST_small.tar.gz failed (No such file" in lines[0]
+    assert lines[0].endswith(f"trying the copy at {datasets.NOTMNIST_GOOGLE_URL}")
+    assert "google/notMNIST_small.tar.gz failed (No such file" in lines[1]
+    assert lines[1].endswith(f"trying the IDX mirror at {mirror.as_uri()}/")
     assert sorted(p.name for p in (data_dir / "notmnist").iterdir()) == sorted(
         p.name for p in mirror.iterdir())
+    assert sorted(p.name for p in data_dir.iterdir()) == ["notmnist"]  # No staging folder left.
 
 
 def test_notmnist_nowhere_says_what_to_do(tmp_path):
@@ -267,6 +302,98 @@ def test_denoising_splits_limit_and_validation(tmp_path):
     data = datasets.denoising_splits("mnist", tmp_path, limit=50, validation_fraction=0.1)
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (45, 5, 20)
     assert data.class_names[3] == "3"
+
+
+# ---------------------------------------------------------------------- Fashion-MNIST
+
+
+def write_fashion_set(folder, n_train=30, n_test=10):
+    """The four .gz files Keras names, with distinct random images."""
+    write_mnist_idx(folder, "train", *digits(n_train, seed=6))
+    write_mnist_idx(folder, "t10k", *digits(n_test, seed=7))
+    return folder
+
+
+def serve_fashion_set(folder, monkeypatch, n_train=30):
+    from denoise_kit.download import sha256_of
+
+    write_fashion_set(folder, n_train=n_train)
+    monkeypatch.setattr(datasets, "FASHION_MNIST_URL", folder.as_uri() + "/")
+    monkeypatch.setattr(datasets, "FASHION_MNIST_FILES", {
+        name: sha256_of(folder / name, gunzip=True) for name in datasets.FASHION_MNIST_FILES})
+    return folder
+
+
+def test_fashion_mnist_idx_folder_is_used_as_published(tmp_path, capsys):
+    write_fashion_set(tmp_path / "fashion_mnist")
+    (x_train, y_train), (x_test, y_test) = datasets.load_fashion_mnist(tmp_path)
+    assert_images(x_train, 30)
+    assert_images(x_test, 10)
+    assert y_train.tolist() == [i % 10 for i in range(30)]
+    line = capsys.readouterr().out
+    assert line.startswith(f"Fashion-MNIST from {tmp_path / 'fashion_mnist'}/ (IDX)")
+    assert "train and test splits as published: 30 train / 10 test" in line
+    data = datasets.denoising_splits("fashion_mnist", tmp_path)
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (27, 3, 10)
+    assert data.class_names[0] == "T-shirt/top" and data.class_names[9] == "Ankle boot"
+    assert len(set(data.class_names)) == 10
+
+
+def test_fashion_mnist_keras_cache(tmp_path):
+    cache = datasets.keras_cache_dir() / "fashion-mnist"
+    assert cache.parent == tmp_path / "keras_home" / "datasets"  # $KERAS_HOME is honoured.
+    write_fashion_set(cache, n_train=12)
+    empty = tmp_path / "empty"
+    assert len(datasets.load_fashion_mnist(empty, verbose=False)[0][0]) == 12
+    write_fashion_set(tmp_path / "own" / "fashion_mnist", n_train=14)
+    assert len(datasets.load_fashion_mnist(tmp_path / "own", verbose=False)[0][0]) == 14
+
+
+def test_fashion_mnist_half_filled_keras_cache_is_not_a_dataset(tmp_path):
+    cache = datasets.keras_cache_dir() / "fashion-mnist"
+    write_mnist_idx(cache, "train", *digits(20))  # Keras was stopped before the test files.
+    with pytest.raises(DataError, match="Fashion-MNIST not found in"):
+        datasets.load_fashion_mnist(tmp_path / "data")
+
+
+def test_fashion_mnist_download(tmp_path, monkeypatch):
+    server = serve_fashion_set(tmp_path / "server", monkeypatch, n_train=16)
+    data_dir = tmp_path / "data"
+    (x_train, _), (x_test, _) = datasets.load_fashion_mnist(data_dir, verbose=False)
+    assert (len(x_train), len(x_test)) == (16, 10)
+    assert [p.name for p in data_dir.iterdir()] == ["fashion_mnist"]
+    assert sorted(p.name for p in (data_dir / "fashion_mnist").iterdir()) == sorted(
+        p.name for p in server.iterdir())
+
+
+def test_fashion_mnist_half_download_is_kept_aside_and_resumed(tmp_path, monkeypatch):
+    server = serve_fashion_set(tmp_path / "server", monkeypatch)
+    last = list(datasets.FASHION_MNIST_FILES)[-1]
+    good = (server / last).read_bytes()
+    (server / last).write_bytes(good[: len(good) // 2])
+    data_dir = tmp_path / "data"
+    with pytest.raises(DataError, match=f"the download from .*{last} failed .*truncated or corrupt"):
+        datasets.load_fashion_mnist(data_dir)
+    # No half set where it would be read as a dataset; the verified files wait.
+    assert [p.name for p in data_dir.iterdir()] == ["fashion_mnist.download"]
+    assert len(list((data_dir / "fashion_mnist.download").iterdir())) == 3
+    for name in list(datasets.FASHION_MNIST_FILES)[:-1]:
+        (server / name).unlink()  # Fetched already: the next run must not need them.
+    (server / last).write_bytes(good)
+    (x_train, _), (x_test, _) = datasets.load_fashion_mnist(data_dir, verbose=False)
+    assert (len(x_train), len(x_test)) == (30, 10)
+    assert [p.name for p in data_dir.iterdir()] == ["fashion_mnist"]
+
+
+def test_fashion_mnist_nowhere_says_what_to_do(tmp_path):
+    data_dir = tmp_path / "data"
+    with pytest.raises(DataError) as error:
+        datasets.load_fashion_mnist(data_dir)
+    message = str(error.value)
+    assert message.startswith(f"Fashion-MNIST not found in {data_dir}/ and the download from file:")
+    assert message.endswith(f"in {data_dir / 'fashion_mnist'}/") and "train-images-idx3-ubyte.gz" in message
+    assert "\n" not in message
+    assert list(data_dir.iterdir()) == []
 
 
 # ------------------------------------------------------------------- the real data
@@ -291,10 +418,80 @@ def test_real_notmnist_sample():
     assert set(np.unique(y_train)) == set(range(10))
 
 
-@pytest.mark.parametrize("load", [datasets.load_mnist, datasets.load_notmnist])
-def test_local_only_never_downloads(tmp_path, load, monkeypatch):
-    import keras
+def test_real_fashion_mnist_full_dataset():
+    data_dir = real_data_dir("fashion_mnist")
+    (_, y_train), (_, y_test) = datasets.load_fashion_mnist(data_dir, verbose=False)
+    assert np.bincount(y_train).tolist() == [6000] * 10
+    assert np.bincount(y_test).tolist() == [1000] * 10
+    data = datasets.denoising_splits("fashion_mnist", data_dir)
+    assert_images(data.x_train, 54_000)
+    assert_images(data.x_val, 6_000)
+    assert_images(data.x_test, 10_000)
+    assert np.bincount(data.y_test).tolist() == [1000] * 10
+    assert data.class_names == datasets.CLASS_NAMES["fashion_mnist"]
 
-    monkeypatch.setattr(keras.utils, "get_file", lambda *a, **k: pytest.fail("downloaded"))
+
+ALL_LOADERS = [datasets.load_mnist, datasets.load_notmnist, datasets.load_fashion_mnist]
+
+
+@pytest.mark.parametrize("load", ALL_LOADERS)
+def test_local_only_never_downloads(tmp_path, load, monkeypatch):
+    monkeypatch.setattr(datasets, "download", lambda *a, **k: pytest.fail("downloaded"))
     with pytest.raises(DataError, match="downloads were not allowed"):
         load(tmp_path, download=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------ the data folder
+
+
+@pytest.mark.parametrize("load", ALL_LOADERS)
+def test_data_dir_that_is_a_file(tmp_path, load, monkeypatch):
+    monkeypatch.setattr(datasets, "download", lambda *a, **k: pytest.fail("downloaded"))
+    not_a_folder = tmp_path / "mnist.npz"
+    not_a_folder.write_bytes(b"user's file")
+    with pytest.raises(DataError, match=r"^--data-dir is a file, not a folder: .*mnist.npz;"):
+        load(not_a_folder)
+    monkeypatch.setenv(datasets.DATA_DIR_ENV, str(not_a_folder))
+    with pytest.raises(DataError, match=r"^\$DENOISE_DATA_DIR is a file, not a folder: "):
+        load()
+    assert not_a_folder.read_bytes() == b"user's file"
+
+
+def test_data_dir_that_is_a_file_gives_one_line_from_the_command_line(tmp_path):
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("")
+    code = ("from denoise_kit import cli, datasets; "
+            f"cli.run(lambda: datasets.denoising_splits('mnist', {str(not_a_folder)!r}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == f"error: --data-dir is a file, not a folder: {not_a_folder}; " \
+        "give the folder that holds the datasets (or should receive them)\n"
+
+
+@pytest.mark.parametrize("load", ALL_LOADERS)
+def test_data_dir_inside_a_file(tmp_path, load):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataError, match=r"not found in .*file/data/ and cannot download into "
+                                        r".*file/data/ \(Not a directory") as error:
+        load(tmp_path / "file" / "data")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("load", ALL_LOADERS)
+def test_unwritable_data_dir_when_a_download_is_needed(tmp_path, load, monkeypatch, capsys):
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)  # What a read-only folder does.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    with pytest.raises(DataError, match=r"not found in .*data/ and cannot download into "
+                                        r".*data/ \(Permission denied\): put ") as error:
+        load(data_dir)
+    assert "\n" not in str(error.value)
+    assert capsys.readouterr().out == ""  # No source was tried.
+    assert list(data_dir.iterdir()) == []

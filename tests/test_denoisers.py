@@ -104,6 +104,10 @@ def fixture_data(tmp_path_factory):
     return data_dir
 
 
+def script_of(dataset):
+    return transpose_script if dataset == "mnist" else upsampling_script
+
+
 def run_script(dataset, data_dir, output_dir, *flags, check=True):
     env = {**os.environ, "KERAS_HOME": str(output_dir.parent / "keras_home"), "MPLBACKEND": "Agg"}
     result = subprocess.run(
@@ -122,7 +126,8 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
     result = run_script(dataset, fixture_data, out, "--limit", "256", "--epochs", "2",
                         "--batch-size", "32")
     assert {p.name for p in out.iterdir()} >= {
-        "reconstructions.png", "history.png", "metrics.json", "model.keras", "training_log.csv"}
+        "reconstructions.png", "progress.png", "history.png", "metrics.json", "model.keras",
+        "training_log.csv"}
     assert not list(out.glob("*.partial*"))
     assert not (out / "backup").exists()  # Removed once training finished.
 
@@ -130,19 +135,33 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
     assert set(results) == {
         "psnr_noisy", "psnr_denoised", "ssim_noisy", "ssim_denoised", "params", "epochs_run",
         "train_seconds", "train_images_per_second", "backend", "device", "noise_factor", "seed",
-        "train_images", "test_images"}
+        "train_images", "test_images", "settings"}
     assert 5 < results["psnr_noisy"] < 20 and 5 < results["psnr_denoised"] < 40
     assert -1 <= results["ssim_denoised"] <= 1
     assert results["epochs_run"] == 2 and results["train_images"] == 230
     assert results["test_images"] == 500 and results["train_seconds"] > 0
     assert results["backend"] == "tensorflow" and results["seed"] == 42
     assert "Training on tensorflow" in result.stdout
-    assert "PSNR (dB)" in result.stdout and "metrics.json" in result.stdout.splitlines()[-1]
+    # The summary shows the shapes the lesson is about: 28 -> 14 -> 7 -> 14 -> 28.
+    for shape in ("(None, 28, 28, 32)", "(None, 14, 14, 64)", "(None, 7, 7, 64)", "(None, 28, 28, 1)"):
+        assert shape in result.stdout
+    # Validation PSNR is a compiled metric: in the progress bar and in the CSV log.
+    assert "val_psnr" in result.stdout
+    log_header = (out / "training_log.csv").read_text().splitlines()[0].split(",")
+    assert {"psnr", "val_psnr", "loss", "val_loss"} <= set(log_header)
+    # metrics.json records every setting of the run.
+    settings = results["settings"]
+    assert settings["filters"] == [32, 64] and settings["kernel_size"] == 3
+    assert settings["learning_rate"] == 0.002 and settings["precision"] == "auto"
+    assert settings["dataset"] == dataset
+    assert settings["test_noise_seed"] == script_of(dataset).TEST_NOISE_SEED
+    assert "PSNR (dB)" in result.stdout and "metrics.json" in result.stdout
+    assert "Traceback" not in result.stderr and "cuInit" not in result.stderr
 
     # The saved model alone reproduces the reported PSNR on the same noisy test set.
-    script = transpose_script if dataset == "mnist" else upsampling_script
+    script = script_of(dataset)
     (_, _), (x_test, _) = datasets.load_dataset(dataset, fixture_data, verbose=False)
-    x_noisy = keras.ops.convert_to_numpy(script.add_noise(x_test, 0.5, seed=42 + 1))
+    x_noisy = keras.ops.convert_to_numpy(script.add_noise(x_test, 0.5, seed=script.TEST_NOISE_SEED))
     model = keras.models.load_model(out / "model.keras")
     denoised = model.predict(x_noisy, verbose=0)
     assert np.mean(metrics.psnr_per_image(x_test, denoised)) == pytest.approx(
@@ -201,8 +220,12 @@ def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (("--noise-factor", "-0.5"), "noise factor must be 0 or more, got -0.5"),
-        (("--epochs", "0"), "epochs must be at least 1, got 0"),
+        (("--noise-factor", "-0.5"), "--noise-factor must be a number, 0 or more, got -0.5"),
+        (("--noise-factor", "nan"), "--noise-factor must be a number, 0 or more, got nan"),
+        (("--epochs", "0"), "--epochs must be at least 1, got 0"),
+        (("--learning-rate", "0"), "--learning-rate must be a number above 0, got 0.0"),
+        (("--learning-rate", "inf"), "--learning-rate must be a number above 0, got inf"),
+        (("--kernel-size", "0"), "--kernel-size must be at least 1, got 0"),
         (("--batch-size", "500", "--limit", "100"), "batch size 500 is larger than the 90 training images"),
     ],
 )
@@ -220,3 +243,63 @@ def test_missing_data_gives_one_line(tmp_path):
     result = run_script("mnist", tmp_path / "data", tmp_path / "out", check=False)
     assert result.returncode == 2
     assert "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (("--filters", "32,x"), "expected whole numbers separated by commas"),
+    (("--filters", "0,8"), "every value must be at least 1"),
+    (("--precision", "half"), "invalid choice: 'half'"),
+])
+def test_bad_flag_values_are_refused_by_the_parser(flags, message, fixture_data, tmp_path):
+    result = run_script("mnist", fixture_data, tmp_path / "out", *flags, check=False)
+    assert result.returncode == 2 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_output_dir_that_is_a_file_gives_one_line(fixture_data, tmp_path):
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    result = run_script("mnist", fixture_data, taken, "--limit", "64", check=False)
+    assert result.returncode == 2 and "is a file, not a folder" in result.stderr
+    assert taken.read_text() == "mine"
+
+
+def test_every_knob_is_a_flag_whose_default_is_the_constant():
+    import argparse
+    from unittest import mock
+
+    for script in (transpose_script, upsampling_script):
+        with mock.patch.object(sys, "argv", ["x"]):
+            args = script.parse_args()
+        assert isinstance(args, argparse.Namespace)
+        assert args.filters == script.FILTERS and args.kernel_size == script.KERNEL_SIZE
+        assert args.learning_rate == script.LEARNING_RATE and args.precision == script.PRECISION
+        assert args.epochs == script.EPOCHS and args.batch_size == script.BATCH_SIZE
+        assert args.noise_factor == script.NOISE_FACTOR and args.dataset == script.DATASET
+    with mock.patch.object(sys, "argv", ["x", "--interpolation", "bilinear", "--filters", "8,16,16"]):
+        args = upsampling_script.parse_args()
+    assert args.interpolation == "bilinear" and args.filters == (8, 16, 16)
+
+
+def test_help_starts_with_the_title(capsys):
+    from unittest import mock
+
+    with mock.patch.object(sys, "argv", ["x", "--help"]), pytest.raises(SystemExit):
+        transpose_script.parse_args()
+    text = capsys.readouterr().out
+    description = text.split("\n\n")[1]
+    assert description.startswith("Denoising MNIST digits with a Conv2DTranspose autoencoder")
+    assert "Title:" not in text and "(default: 0.002)" in text
+
+
+def test_flags_change_the_model_that_is_trained(fixture_data, tmp_path):
+    out = tmp_path / "out"
+    run_script("notmnist", fixture_data, out, "--limit", "128", "--epochs", "1", "--filters", "8,16",
+               "--kernel-size", "5", "--interpolation", "bilinear", "--precision", "float32")
+    model = keras.models.load_model(out / "model.keras")
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert [c.filters for c in convs] == [8, 16, 16, 16, 8, 1]
+    assert all(c.kernel_size == (5, 5) for c in convs)
+    assert {layer.interpolation for layer in model.layers if hasattr(layer, "interpolation")} == {"bilinear"}
+    results = json.loads((out / "metrics.json").read_text())
+    assert "float32" in results["device"] and results["settings"]["interpolation"] == "bilinear"

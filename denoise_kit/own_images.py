@@ -1,0 +1,230 @@
+"""Denoise your own pictures with a trained model.
+
+    own_images.denoise_files(["drawing.png"], "outputs/denoise_transpose_mnist/model.keras",
+                             build=lambda shape: build_autoencoder(input_shape=shape),
+                             output_dir="outputs/denoise_transpose_mnist/own_images",
+                             noise_factor=0.5)
+
+Any PNG or JPEG (any format Pillow reads), of any size and mode, becomes one
+grey image in [0, 1]: colour by its luminance, transparent parts laid on white
+(as a page or a browser shows them), 16-bit images scaled by 65535. The
+denoiser is fully convolutional, so it runs at the picture's own size: the
+model is rebuilt for that size (rounded up to a multiple of its downsampling
+factor by mirroring the edges, cropped back after) and given the trained
+weights. Nothing is trained.
+
+For each picture it writes ``<name>.denoised.png`` (the output, grey, at the
+original size) and ``<name>.comparison.png`` (input, noisy version if noise was
+added, output). It never changes a file that is already there: if either name
+is taken, both get the first free number, ``<name>.denoised-2.png`` and
+``<name>.comparison-2.png``, and so on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from denoise_kit import metrics, plots
+from denoise_kit.errors import ConfigError, DataError
+from denoise_kit.files import atomic_path
+
+MAX_PIXELS = 4_000_000  # Beyond this the activations of one image need several GB of memory.
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
+    """An image file as a float32 (H, W) array in [0, 1]; DataError if unreadable."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image.load()  # Pillow reads lazily: a truncated file fails here, not later.
+            image = ImageOps.exif_transpose(image)  # Phone photos: upright, as viewers show them.
+            grey = _to_grey(image)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+        raise DataError(f"cannot read {path} as an image ({type(e).__name__}: {e}): "
+                        "give a PNG or JPEG file") from None
+    if grey.size > MAX_PIXELS:
+        raise DataError(f"{path} is {grey.shape[1]}x{grey.shape[0]} pixels: scale it down to at most "
+                        f"{MAX_PIXELS // 1_000_000} megapixels (the models learned from 28x28 digits)")
+    return grey
+
+
+def _to_grey(image) -> np.ndarray:
+    from PIL import Image
+
+    if image.mode in SIXTEEN_BIT_MODES:  # Pillow's convert("L") would clip these at 255.
+        return np.clip(np.asarray(image, dtype=np.float32) / 65535.0, 0.0, 1.0)
+    if image.mode == "F":
+        return np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+def add_noise(image: np.ndarray, noise_factor: float, seed: int) -> np.ndarray:
+    """clip(x + noise_factor * N(0, 1), 0, 1), the scripts' noise, from a numpy seed."""
+    noise = np.random.default_rng(seed).standard_normal(image.shape).astype(np.float32)
+    return np.clip(image + noise_factor * noise, 0.0, 1.0)
+
+
+def pad_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
+    """Grow (H, W) to multiples of `multiple` at the bottom and right, mirroring the edge."""
+    height, width = image.shape
+    padding = ((0, -height % multiple), (0, -width % multiple))
+    return np.pad(image, padding, mode="reflect" if min(height, width) > 1 else "edge")
+
+
+class Denoiser:
+    """The trained weights, put into a model built for each image size."""
+
+    def __init__(self, model_path: str | os.PathLike[str], build: Callable[[tuple], keras.Model],
+                 downsampling: int = 4, train_command: str | None = None):
+        model_path = Path(model_path)
+        if not model_path.is_file():
+            how = f"`{train_command}`" if train_command else "the script without --denoise"
+            raise ConfigError(f"no trained model at {model_path}: train one first with {how}, "
+                              "then run this again")
+        try:
+            trained = keras.saving.load_model(model_path, compile=False)
+        except Exception as e:  # Keras raises many kinds for a damaged or foreign file.
+            raise ConfigError(f"cannot load {model_path} ({type(e).__name__}): "
+                              "delete it and train again") from None
+        self.weights = trained.get_weights()
+        self.model_path = model_path
+        self.build = build
+        self.downsampling = downsampling
+        self._models: dict[tuple[int, int], keras.Model] = {}
+
+    def model_for(self, height: int, width: int) -> keras.Model:
+        """The network for (height, width) images, both multiples of `downsampling`."""
+        if (height, width) not in self._models:
+            model = self.build((height, width, 1))
+            try:
+                model.set_weights(self.weights)
+            except ValueError:
+                raise ConfigError(f"{self.model_path} was trained with another architecture than the "
+                                  "script builds now (FILTERS or KERNEL_SIZE changed?): train again"
+                                  ) from None
+            self._models[(height, width)] = model
+        return self._models[(height, width)]
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        """Denoise one (H, W) image in [0, 1] at its own size."""
+        padded = pad_to_multiple(image, self.downsampling)
+        model = self.model_for(*padded.shape)
+        output = model(padded[None, :, :, None], training=False)  # Eager: nothing to trace.
+        output = keras.ops.convert_to_numpy(keras.ops.cast(output, "float32"))
+        return output[0, : image.shape[0], : image.shape[1], 0]
+
+
+def denoise_files(
+    paths: Sequence[str | os.PathLike[str]],
+    model_path: str | os.PathLike[str],
+    build: Callable[[tuple], keras.Model],
+    output_dir: str | os.PathLike[str],
+    noise_factor: float | None = None,
+    seed: int = 0,
+    downsampling: int = 4,
+    invert: bool = False,
+    train_command: str | None = None,
+) -> list[Path]:
+    """Denoise image files; return the paths written (two per image).
+
+    `build(input_shape)` returns a fresh, untrained autoencoder for that shape;
+    the weights of `model_path` are copied into it. With `noise_factor`, that
+    much Gaussian noise is added first (seeded by `seed`), and the figure
+    gives the PSNR of the noisy and denoised images against your image. With
+    `invert`, images are turned negative before denoising and back after
+    (for dark strokes on a light background). Every file is read before
+    anything is written: an unreadable one stops the run with one line.
+    """
+    if noise_factor is not None and noise_factor < 0:
+        raise ConfigError(f"noise factor must be 0 or more, got {noise_factor}")
+    if not paths:
+        raise ConfigError("give at least one image file to denoise")
+    denoiser = Denoiser(model_path, build, downsampling, train_command)
+    images = [(Path(p), read_grey(p)) for p in paths]
+    output_dir = Path(output_dir)
+    written: list[Path] = []
+    for path, image in images:
+        if not invert and image.mean() > 0.5:
+            print(f"{path.name}: mostly light (mean {image.mean():.2f}), but the models learned light "
+                  "strokes on a dark background: if it looks wrong, try --invert")
+        written += denoise_one(path, image, denoiser, output_dir, noise_factor, seed, invert)
+    return written
+
+
+def denoise_one(path: Path, image: np.ndarray, denoiser: Denoiser, output_dir: Path,
+                noise_factor: float | None, seed: int, invert: bool) -> list[Path]:
+    """Denoise one grey image and write its two files; print one line about it."""
+    flip = (lambda x: 1.0 - x) if invert else (lambda x: x)
+    noisy = add_noise(image, noise_factor, seed) if noise_factor is not None else None
+    denoised = flip(denoiser(flip(noisy if noisy is not None else image)))
+    output_path, figure_path = free_names(output_dir, path.stem)
+    with atomic_path(output_path) as tmp:
+        _save_grey_png(denoised, tmp)
+    comparison_figure(image, noisy, denoised, noise_factor, figure_path, title=path.name)
+    line = f"{path.name} ({image.shape[1]}x{image.shape[0]})"
+    if noisy is not None:
+        line += (f": noisy {metrics.psnr(image, noisy):.1f} dB -> denoised "
+                 f"{metrics.psnr(image, denoised):.1f} dB")
+    print(f"{line}  ->  {output_path}, {figure_path.name}")
+    return [output_path, figure_path]
+
+
+def free_names(output_dir: Path, stem: str) -> tuple[Path, Path]:
+    """<stem>.denoised.png and <stem>.comparison.png, or the first pair
+    numbered -2, -3, ... of which neither file (nor its temporary name) exists."""
+    number = 1
+    while True:
+        suffix = "" if number == 1 else f"-{number}"
+        pair = (output_dir / f"{stem}.denoised{suffix}.png", output_dir / f"{stem}.comparison{suffix}.png")
+        taken = [p for p in pair for name in (p.name, f"{p.stem}.partial.png") if (p.parent / name).exists()]
+        if not taken:
+            return pair
+        number += 1
+
+
+def _save_grey_png(image: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path, format="PNG")
+
+
+def comparison_figure(image: np.ndarray, noisy: np.ndarray | None, denoised: np.ndarray,
+                      noise_factor: float | None, path: Path, title: str) -> Path:
+    """Your image, its noisy version (if any) and the denoised output side by
+    side, framed (a white image would vanish into the page otherwise)."""
+    import matplotlib.pyplot as plt
+
+    panels = [("your image", image, "")]
+    if noisy is not None:
+        panels.append((f"with noise {noise_factor:g}", noisy, f"{metrics.psnr(image, noisy):.1f} dB"))
+        panels.append(("denoised", denoised, f"{metrics.psnr(image, denoised):.1f} dB"))
+    else:
+        panels.append(("denoised", denoised, ""))
+    height, width = image.shape
+    panel_width = 3.2
+    panel_height = min(max(panel_width * height / width, 1.2), 6.0) + 0.6
+    fig, axes = plt.subplots(1, len(panels), figsize=(panel_width * len(panels), panel_height))
+    for ax, (name, shown, score) in zip(axes, panels, strict=True):
+        # imshow itself, not plots.show_image: its squeeze() would flatten a one-pixel-high image.
+        ax.imshow(shown, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"{name}\n{score}" if score else name, fontsize=10)
+    note = "PSNR against your image" if noisy is not None else "no noise added"
+    fig.tight_layout()
+    fig.suptitle(f"{title}  ({width}x{height} pixels; {note})", fontsize=10, y=1.0, va="bottom")
+    return plots.save_figure(fig, path)
