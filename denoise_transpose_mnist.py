@@ -132,7 +132,7 @@ def main():
             build=lambda shape: build_autoencoder(args.filters, args.kernel_size, input_shape=shape),
             output_dir=args.output_dir, invert=args.invert, seed=TEST_NOISE_SEED,
             noise_factor=args.noise_factor if cli.given("--noise-factor") else None,
-            train_command=cli.command_of(__file__))
+            train_command=cli.command_of(__file__, args.output_dir))
     keras.utils.set_random_seed(args.seed)
     policy = training.set_precision(args.precision)
 

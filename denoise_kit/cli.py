@@ -113,9 +113,13 @@ def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_siz
     return parser
 
 
-def command_of(script_file: str) -> str:
-    """How a learner runs the script: 'python denoise_transpose_mnist.py'."""
-    return f"python {Path(script_file).name}"
+def command_of(script_file: str, output_dir: Path | None = None) -> str:
+    """How a learner runs the script: 'python denoise_transpose_mnist.py',
+    with --output-dir when that is not the default."""
+    command = f"python {Path(script_file).name}"
+    if output_dir is not None and Path(output_dir) != default_output_dir(script_file):
+        command += f" --output-dir {output_dir}"
+    return command
 
 
 def given(flag: str, argv: list[str] | None = None) -> bool:

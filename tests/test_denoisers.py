@@ -303,3 +303,25 @@ def test_flags_change_the_model_that_is_trained(fixture_data, tmp_path):
     assert {layer.interpolation for layer in model.layers if hasattr(layer, "interpolation")} == {"bilinear"}
     results = json.loads((out / "metrics.json").read_text())
     assert "float32" in results["device"] and results["settings"]["interpolation"] == "bilinear"
+
+
+def test_denoise_own_images_through_the_script(fixture_data, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "out"
+    drawing = np.zeros((45, 61, 3), dtype=np.uint8)  # A colour image, not 28x28.
+    drawing[10:35, 28:34] = (255, 200, 90)
+    Image.fromarray(drawing).save(tmp_path / "stroke.png")
+    untrained = run_script("mnist", fixture_data, out, "--denoise", str(tmp_path / "stroke.png"), check=False)
+    assert untrained.returncode == 2
+    assert "train one first with `python denoise_transpose_mnist.py" in untrained.stderr
+    assert f"--output-dir {out}" in untrained.stderr and not out.exists()
+
+    run_script("mnist", fixture_data, out, "--limit", "128", "--epochs", "1")
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    run_script("mnist", fixture_data, out, "--denoise", str(tmp_path / "stroke.png"), "--noise-factor", "0.3")
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert set(after) - set(before) == {"stroke.denoised.png", "stroke.comparison.png"}
+    assert all(after[name] == data for name, data in before.items())  # Nothing trained or replaced.
+    with Image.open(out / "stroke.denoised.png") as denoised:
+        assert denoised.size == (61, 45) and denoised.mode == "L"
