@@ -163,15 +163,17 @@ def main():
                                     VALIDATION_FRACTION=VALIDATION_FRACTION,
                                     VALIDATION_NOISE_SEED=VALIDATION_NOISE_SEED,
                                     TEST_NOISE_SEED=TEST_NOISE_SEED)
-    watch = progress.ProgressSnapshots(data.x_val, x_val_noisy, args.output_dir, title=title)
+    callbacks = [*training.resumable_callbacks(args.output_dir, settings),
+                 progress.ProgressSnapshots(data.x_val, x_val_noisy, args.output_dir, title=title)]
     model.fit(
         data.x_train,
         data.x_train,
         validation_data=(x_val_noisy, data.x_val),
         epochs=args.epochs,
         batch_size=args.batch_size,
-        callbacks=[*training.resumable_callbacks(args.output_dir, settings), watch],
+        callbacks=callbacks,
     )
+    training.check_finite(callbacks)  # A loss that became NaN ends here, with one line.
 
     # ## Results: how much cleaner is the test set?
     x_test_denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)

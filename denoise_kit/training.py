@@ -13,10 +13,16 @@ from typing import Any
 
 import keras
 
-from denoise_kit.errors import ConfigError
+from denoise_kit.errors import ConfigError, UserError
 from denoise_kit.files import atomic_path, write_json
 
 BACKUP_DIR = "backup"
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN: nothing is saved, the user lowers the learning rate."""
+
+
 SETTINGS_FILE = "settings.json"
 
 
@@ -113,43 +119,128 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._start
 
 
+OWNED_MARKER = ".made-by-denoise-kit"  # In every folder this project may delete.
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose backup survives a kill at any instant.
+
+    Keras writes the weights, then training_metadata.json in place, so a
+    kill mid-write leaves a file the next start cannot read. Here each
+    epoch's weights go to a new file, and the metadata naming them is
+    replaced atomically afterwards: whatever the metadata says is complete.
+    """
+
+    def _save_model(self):
+        folder = Path(self.backup_dir)
+        weights = folder / f"epoch-{self._current_epoch}.weights.h5"
+        self.model.save_weights(weights, overwrite=True)  # A new name: no complete file is touched.
+        write_json(folder / "training_metadata.json",
+                   {"epoch": self._current_epoch, "batch": 0, "weights": weights.name})
+        for old in folder.glob("epoch-*.weights.h5"):
+            if old != weights:
+                old.unlink()
+
+    def _load_model(self):
+        metadata = read_backup_metadata(Path(self.backup_dir))
+        if metadata is None:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(Path(self.backup_dir) / metadata["weights"])
+        self.model._initial_epoch = metadata["epoch"]
+
+
+def read_backup_metadata(backup_dir: Path) -> dict[str, Any] | None:
+    """The backup's metadata, or None if it holds no complete epoch."""
+    try:
+        metadata = json.loads((backup_dir / "training_metadata.json").read_text())
+        if (backup_dir / metadata["weights"]).is_file():
+            return metadata
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def remove_own_folder(folder: Path) -> None:
+    """Delete `folder` only if this project made it (its marker file is inside)."""
+    if not folder.exists():
+        return
+    if not (folder / OWNED_MARKER).is_file():
+        raise ConfigError(f"{folder} exists and was not made by these scripts: move it away or "
+                          "choose another --output-dir")
+    shutil.rmtree(folder)
+
+
+class StopOnNaN(keras.callbacks.TerminateOnNaN):
+    """TerminateOnNaN that remembers it fired, so the script can end with an error."""
+
+    epoch: int | None = None
+
+    def on_batch_end(self, batch, logs=None):
+        super().on_batch_end(batch, logs)
+        if self.model.stop_training and self.epoch is None:
+            self.epoch = self._epoch + 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+
 def resumable_callbacks(output_dir: str | os.PathLike[str], settings: dict[str, Any]) -> list:
-    """BackupAndRestore, a timed CSV log and TerminateOnNaN, set up to resume.
+    """A kill-proof BackupAndRestore, a timed CSV log and StopOnNaN, set up to resume.
 
     The backup folder records the settings it was made with. Running again
     with the same settings continues from the last finished epoch; other
-    settings give a clear error instead of silently mixing two runs.
+    settings give a clear error instead of silently mixing two runs. A
+    damaged backup (a kill in the middle of its first write) is said in one
+    line and training starts afresh.
     """
     output_dir = Path(output_dir)
     backup_dir = output_dir / BACKUP_DIR
     settings_file = backup_dir / SETTINGS_FILE
     settings = json.loads(json.dumps(settings, default=str))  # Paths and tuples as JSON has them.
-    resuming = (backup_dir / "training_metadata.json").is_file()
+    metadata = read_backup_metadata(backup_dir)
+    resuming = metadata is not None
     if resuming:
-        saved = json.loads(settings_file.read_text()) if settings_file.is_file() else None
+        try:
+            saved = json.loads(settings_file.read_text())
+        except (OSError, ValueError):
+            saved = None
         if saved != settings:
             changed = sorted(k for k in settings if (saved or {}).get(k) != settings[k])
             raise ConfigError(
                 f"{backup_dir} holds an unfinished run with other settings ({', '.join(changed)}): "
                 "run again with those settings to resume, or delete that folder to start afresh"
             )
-        finished = json.loads((backup_dir / "training_metadata.json").read_text()).get("epoch", 0)
-        print(f"Resuming from {backup_dir}: {finished} epoch(s) already finished", flush=True)
+        print(f"Resuming from {backup_dir}: {metadata['epoch']} epoch(s) already finished", flush=True)
     else:
-        shutil.rmtree(backup_dir, ignore_errors=True)  # Ours: an empty or half-made backup.
+        if (backup_dir / "training_metadata.json").exists():
+            print(f"{backup_dir} holds no complete epoch (a run stopped while saving its first "
+                  "one): starting afresh", flush=True)
+        remove_own_folder(backup_dir)  # An empty, half-made or damaged backup of ours.
         backup_dir.mkdir(parents=True)
+        (backup_dir / OWNED_MARKER).write_text("Made by the denoising scripts; deleted when training ends.\n")
         write_json(settings_file, settings)
     log = output_dir / "training_log.csv"
     if not resuming and log.exists():
         log.unlink()  # Our own log of an earlier, finished run.
     return [
-        # First, so the backup is on disk before the log says the epoch is done;
-        # double_checkpoint keeps the previous backup in case of a kill mid-save.
-        keras.callbacks.BackupAndRestore(str(backup_dir), double_checkpoint=True),
+        # First, so the backup is on disk before the log says the epoch is done.
+        AtomicBackupAndRestore(str(backup_dir)),
         EpochTimer(),  # Before the logger, which writes the time it adds.
         keras.callbacks.CSVLogger(str(log), append=True),
-        keras.callbacks.TerminateOnNaN(),
+        StopOnNaN(),
     ]
+
+
+def check_finite(callbacks: list) -> None:
+    """After fit: a one-line error if StopOnNaN ended training."""
+    for callback in callbacks:
+        if isinstance(callback, StopOnNaN) and callback.epoch is not None:
+            raise TrainingDiverged(
+                f"the loss became NaN in epoch {callback.epoch}, so training stopped: lower "
+                "--learning-rate (or --noise-factor) and run again; model.keras and metrics.json "
+                "were left as they were")
 
 
 def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:

@@ -210,7 +210,8 @@ def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
 
     out = tmp_path / "out"
     resumable_callbacks(out, {"epochs": 3})
-    (out / "backup" / "training_metadata.json").write_text('{"epoch": 0, "batch": -1}')
+    (out / "backup" / "epoch-1.weights.h5").write_bytes(b"weights")
+    (out / "backup" / "training_metadata.json").write_text('{"epoch": 1, "weights": "epoch-1.weights.h5"}')
     result = run_script("mnist", fixture_data, out, "--epochs", "2", "--limit", "256", check=False)
     assert result.returncode == 2
     assert "unfinished run with other settings" in result.stderr

@@ -1,0 +1,93 @@
+"""Training plumbing: NaN stops, kill-proof backups, folders the project may delete."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from denoise_kit import training
+from denoise_kit.errors import ConfigError
+
+
+def tiny_model():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def test_a_nan_loss_ends_with_one_line_and_no_results(tmp_path):
+    callbacks = training.resumable_callbacks(tmp_path, {"run": 1})
+    x = np.ones((8, 4), dtype="float32")
+    x[3, 0] = np.nan  # A NaN input makes a NaN loss in the first epoch.
+    tiny_model().fit(x, np.ones((8, 1)), epochs=3, batch_size=4, verbose=0, callbacks=callbacks)
+    with pytest.raises(training.TrainingDiverged, match="the loss became NaN in epoch 1"):
+        training.check_finite(callbacks)
+
+
+def test_a_finite_run_passes_the_check(tmp_path):
+    callbacks = training.resumable_callbacks(tmp_path, {"run": 1})
+    tiny_model().fit(np.ones((8, 4)), np.ones((8, 1)), epochs=2, verbose=0, callbacks=callbacks)
+    training.check_finite(callbacks)  # Raises if StopOnNaN fired.
+    assert [c.epoch for c in callbacks if isinstance(c, training.StopOnNaN)] == [None]
+
+
+def test_backup_resumes_from_its_last_complete_epoch(tmp_path):
+    model = tiny_model()
+    callbacks = training.resumable_callbacks(tmp_path, {"run": 1})
+    model.fit(np.ones((8, 4)), np.ones((8, 1)), epochs=2, verbose=0, callbacks=callbacks[:1])
+    # Simulate a kill after epoch 2's backup: save it again without finishing training.
+    backup = callbacks[0]
+    backup._current_epoch = 2
+    (tmp_path / "backup").mkdir(exist_ok=True)
+    (tmp_path / "backup" / training.OWNED_MARKER).write_text("")
+    (tmp_path / "backup" / training.SETTINGS_FILE).write_text(json.dumps({"run": 1}))
+    backup._save_model()
+    assert sorted(p.name for p in (tmp_path / "backup").glob("*.weights.h5")) == ["epoch-2.weights.h5"]
+    resumed = tiny_model()
+    again = training.resumable_callbacks(tmp_path, {"run": 1})
+    again[0].set_model(resumed)
+    again[0].on_train_begin()
+    assert resumed._initial_epoch == 2
+    for a, b in zip(model.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("damage", ["", '{"epoch": 3', '{"epoch": 3, "weights": "missing.h5"}'])
+def test_a_damaged_backup_is_said_in_one_line_and_training_starts_afresh(tmp_path, capsys, damage):
+    training.resumable_callbacks(tmp_path, {"run": 1})
+    (tmp_path / "backup" / "training_metadata.json").write_text(damage)  # Killed mid-write.
+    callbacks = training.resumable_callbacks(tmp_path, {"run": 1})
+    assert "holds no complete epoch" in capsys.readouterr().out
+    model = tiny_model()
+    callbacks[0].set_model(model)
+    callbacks[0].on_train_begin()
+    assert getattr(model, "_initial_epoch", None) is None
+
+
+def test_a_folder_the_project_did_not_make_is_never_deleted(tmp_path):
+    theirs = tmp_path / "backup"
+    theirs.mkdir()
+    (theirs / "thesis.tex").write_text("years of work")
+    with pytest.raises(ConfigError, match="was not made by these scripts"):
+        training.resumable_callbacks(tmp_path, {"run": 1})
+    assert (theirs / "thesis.tex").read_text() == "years of work"
+
+
+def test_precision_flag_picks_the_policy(monkeypatch):
+    monkeypatch.setattr(training, "gpu_names", lambda: [])
+    monkeypatch.setattr(training, "cpu_has_native_bfloat16", lambda: False)
+    try:
+        assert training.set_precision("auto") == "float32"
+        assert training.set_precision("float32") == "float32"
+        assert training.set_precision("mixed") == "mixed_bfloat16"
+        assert "emulated bfloat16" in training.describe_device("mixed_bfloat16")
+        monkeypatch.setattr(training, "cpu_has_native_bfloat16", lambda: True)
+        assert training.set_precision("auto") == "mixed_bfloat16"
+        monkeypatch.setattr(training, "gpu_names", lambda: ["H100"])
+        assert training.set_precision("auto") == "mixed_float16"
+        assert training.set_precision("float32") == "float32"
+        with pytest.raises(ConfigError):
+            training.set_precision("half")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
