@@ -5,54 +5,80 @@ strides=(2, 2) it spreads each input pixel over the output through a learned
 kernel. The examples print what the tutorial prints; the last one shows why a
 kernel that the stride does not divide draws a checkerboard (Odena, Dumoulin
 and Olah, "Deconvolution and Checkerboard Artifacts", Distill, 2016).
-Pictures go to outputs/transpose_demo/.
+Pictures go to outputs/transpose_demo/: unit_kernel.png, stamps.png,
+generators.png and checkerboard.png, one per example.
 
 Run it (seconds on a CPU, no data or training needed):
     python transpose_demo.py
     python transpose_demo.py --show    # also open each figure in a window
 """
 
-from denoise_kit import cli
-
-cli.quiet_tensorflow()
+import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up log lines)
 
 import keras
 import numpy as np
 from keras import layers
 
-from denoise_kit import plots
+from denoise_kit import cli, plots
 from denoise_kit.arrays import predict
+from upsampling_demo import build_generator as build_upsampling_generator
 
 # ## Configuration
 
-SEED = 1  # For the generator's weights and its random latent vector.
+SEED = 1  # For the generators' weights (each backend draws its own from it) and latent vectors.
 LATENT_DIM = 100  # Size of the generator's random input vector.
 INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # The 2x2 image of the first examples.
 CONSTANT_SIZE = 6  # Side of the all-ones image of the checkerboard experiment.
+SPREAD_SAMPLES = 256  # Random inputs that show how much each generator pixel varies.
 
 
-def transpose_model(image_shape, kernel_size, strides=(2, 2), padding="valid", kernel_value=1.0):
-    """One Conv2DTranspose layer with a constant kernel and zero bias, so its
-    output can be worked out by hand."""
+def transpose_model(image_shape, kernel_size, strides=(2, 2), padding="valid", kernel=1.0):
+    """One Conv2DTranspose layer with a fixed kernel (a number fills it, an
+    array gives every weight) and zero bias, so its output can be worked out by hand."""
     layer = layers.Conv2DTranspose(1, kernel_size, strides=strides, padding=padding)
     model = keras.Sequential([keras.Input(shape=(*image_shape, 1)), layer])
-    kernel = np.full((*np.broadcast_to(kernel_size, 2), 1, 1), kernel_value, dtype="float32")
-    layer.set_weights([kernel, np.zeros(1, dtype="float32")])
+    kernel_shape = tuple(np.broadcast_to(kernel_size, 2))
+    weights = np.broadcast_to(np.asarray(kernel, dtype="float32"), kernel_shape).reshape(*kernel_shape, 1, 1)
+    layer.set_weights([weights, np.zeros(1, dtype="float32")])
     return model
 
 
 # ## 1. A 1x1 kernel with stride 2: each pixel lands 2 apart, zeros fill the gaps
+# Like UpSampling2D, every input pixel gets a 2x2 block of the output; unlike
+# it, only the block's top-left cell gets the pixel (times the weight), and the
+# other three stay 0 (plus the bias).
+
+# One colour per input pixel in the figures (they repeat past nine pixels).
+PIXEL_COLOURS = ("tab:orange", "tab:cyan", "tab:green", "tab:red", "tab:purple", "tab:olive", "tab:pink",
+                 "tab:blue", "tab:brown")
 
 
-def unit_kernel_example(verbose=True):
+def unit_kernel_example(output_dir, verbose=True):
     model = transpose_model(INPUT.shape, (1, 1))
     output = predict(model, INPUT)
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 3.9), gridspec_kw={"width_ratios": [1, 2]})
+    plots.show_array(left, INPUT, "input 2x2")
+    plots.show_array(right, output, "output 4x4")
+    for i, ((row, col), _) in enumerate(np.ndenumerate(INPUT)):
+        colour = PIXEL_COLOURS[i % len(PIXEL_COLOURS)]
+        plots.outline_cells(left, row, col, colour=colour, inset=0.04)
+        plots.outline_cells(right, 2 * row, 2 * col, colour=colour, inset=0.08)  # Where the pixel lands,
+        plots.outline_cells(right, 2 * row, 2 * col, 2, 2, colour=colour, linestyle="--",  # in its block.
+                            linewidth=1.5, inset=0.03)
+    fig.suptitle("Conv2DTranspose(1, (1, 1), strides=(2, 2)), weight 1, bias 0:\n"
+                 "pixel (row, col) lands at (2*row, 2*col); the rest of its 2x2 block stays 0",
+                 fontsize=11)
+    fig.tight_layout()
+    path = plots.save_figure(fig, output_dir / "unit_kernel.png")
     if verbose:
         print("Input:")
         print(INPUT)
         model.summary()
         print("Conv2DTranspose(1, (1, 1), strides=(2, 2)) with weight 1 and bias 0:")
         print(output)
+        print(f"saved {path}")
     return model, output
 
 
@@ -69,21 +95,98 @@ def output_size(n, kernel_size, strides, padding):
     return n * strides
 
 
-def padding_example(verbose=True):
-    outputs = {}
-    for padding in ("same", "valid"):
-        outputs[padding] = predict(transpose_model(INPUT.shape, (3, 3), padding=padding), INPUT)
+def same_crop(n, kernel_size, strides):
+    """Rows (or columns) that padding="same" cuts off the "valid" output, at the
+    start: the rest are cut at the end. The same split as the forward Conv2D
+    padding it undoes."""
+    return max(kernel_size - strides, 0) // 2
+
+
+def stamps(image, kernel, strides, padding):
+    """Conv2DTranspose by hand: each input pixel stamps a copy of the kernel,
+    scaled by the pixel's value, with its top-left corner at (row * s, col * s).
+    Returns one canvas per input pixel, keyed by (row, col); their sum is the
+    layer's output. With padding="same" each canvas is the "valid" one cut to n * s."""
+    kernel = np.asarray(kernel, dtype="float32")
+    s = strides
+    full, start, size = zip(*((output_size(n, k, s, "valid"),
+                               same_crop(n, k, s) if padding == "same" else 0,
+                               output_size(n, k, s, padding))
+                              for n, k in zip(image.shape, kernel.shape, strict=True)), strict=True)
+    canvases = {}
+    for (row, col), value in np.ndenumerate(image):
+        canvas = np.zeros(full, dtype="float32")
+        canvas[row * s : row * s + kernel.shape[0], col * s : col * s + kernel.shape[1]] = value * kernel
+        canvases[row, col] = canvas[start[0] : start[0] + size[0], start[1] : start[1] + size[1]]
+    return canvases
+
+
+SIZE_RULES = {"valid": "(n-1)*s + k", "same": "n*s"}
+
+
+def padding_example(output_dir, verbose=True):
+    kernel = np.ones((3, 3), dtype="float32")
+    outputs, stamped = {}, {}
+    for padding in ("valid", "same"):
+        model = transpose_model(INPUT.shape, (3, 3), padding=padding, kernel=kernel)
+        outputs[padding] = predict(model, INPUT)
+        stamped[padding] = stamps(INPUT, kernel, 2, padding)
         if verbose:
-            rule = output_size(2, 3, 2, padding)
+            rule = output_size(INPUT.shape[0], 3, 2, padding)
+            matches = np.array_equal(sum(stamped[padding].values()), outputs[padding])
             print(f'\nConv2DTranspose(1, (3, 3), strides=(2, 2), padding="{padding}"), all-ones kernel: '
                   f"{outputs[padding].shape[0]}x{outputs[padding].shape[1]} "
-                  f"(rule: {'(n-1)*s + k' if padding == 'valid' else 'n*s'} = {rule})")
+                  f"(rule: {SIZE_RULES[padding]} = {rule})")
             print(outputs[padding])
-    return outputs
+            print(f"Sum of the {len(stamped[padding])} kernel stamps equals it: {matches}")
+    path = stamps_figure(outputs, stamped, output_dir / "stamps.png")
+    if verbose:
+        print(f"saved {path}")
+    return outputs, stamped
+
+
+def stamps_figure(outputs, stamped, path):
+    """One row per padding: each input pixel's stamp, then their sum."""
+    import matplotlib.pyplot as plt
+
+    n, k, s = INPUT.shape[0], 3, 2
+    n_stamps = INPUT.size
+    fig, axes = plt.subplots(2, n_stamps + 1, figsize=(2.6 * (n_stamps + 1), 6.6))
+    for ax_row, padding in zip(axes, ("valid", "same"), strict=True):
+        start, size = (same_crop(n, k, s) if padding == "same" else 0), output_size(n, k, s, padding)
+        for i, (ax, ((row, col), canvas)) in enumerate(zip(ax_row, stamped[padding].items(), strict=False)):
+            top, left = row * s - start, col * s - start  # The stamp's corner on this canvas.
+            cut = [edge for edge, off in (("top", top < 0), ("bottom", top + k > size),
+                                          ("left", left < 0), ("right", left + k > size)) if off]
+            title = f"{INPUT[row, col]:g} x kernel at ({top}, {left})"
+            plots.show_array(ax, canvas, title + (f"\n{' and '.join(cut)} edge cut off" if cut else "\n"))
+            bottom, right = min(top + k, size), min(left + k, size)
+            top, left = max(top, 0), max(left, 0)
+            plots.outline_cells(ax, top, left, bottom - top, right - left,
+                                colour=PIXEL_COLOURS[i % len(PIXEL_COLOURS)])
+            ax.text(1.12, 0.5, "=" if i == n_stamps - 1 else "+", transform=ax.transAxes, ha="center",
+                    va="center", fontsize=18)
+        total = outputs[padding]
+        plots.show_array(ax_row[-1], total, f"sum = the layer's output\n{total.shape[0]}x{total.shape[1]}")
+        formula = f"({n}-1)*{s} + {k}" if padding == "valid" else f"{n}*{s}"
+        ax_row[0].set_ylabel(f'padding="{padding}"\nsize {SIZE_RULES[padding]}\n= {formula} = {size}',
+                             fontsize=11, rotation=0, ha="right", va="center", labelpad=12)
+    shown_input = "[" + ", ".join("[" + ", ".join(f"{v:g}" for v in row) + "]" for row in INPUT) + "]"
+    fig.suptitle(f"Conv2DTranspose(1, (3, 3), strides=(2, 2)) on {shown_input}, all-ones "
+                 f"kernel (n = {n} input, k = {k} kernel, s = {s} stride)\n"
+                 f"Each pixel stamps the kernel times its value, {s} cells from its neighbour's stamp, "
+                 f"and overlapping stamps add up.\n"
+                 f'"valid" keeps every stamp whole; "same" keeps only n*s = {n * s} rows and columns.',
+                 fontsize=12)
+    fig.tight_layout()
+    return plots.save_figure(fig, path)
 
 
 # ## 3. The tiny generator again, with Conv2DTranspose doing the upsampling
 # One learned layer replaces UpSampling2D + Conv2D, with the same 324,353 parameters.
+# Side by side with upsampling_demo.py's generator, untrained: one output is
+# just noise, but over many random inputs the transposed convolution's pixels
+# vary more where more kernel stamps overlap, a checkerboard before any training.
 
 
 def build_generator():
@@ -98,16 +201,68 @@ def build_generator():
     )
 
 
-def generator_example(verbose=True):
-    keras.utils.set_random_seed(SEED)
-    model = build_generator()
-    latent = np.random.default_rng(SEED).normal(size=(1, LATENT_DIM)).astype("float32")
-    image = keras.ops.convert_to_numpy(model(latent))[0, :, :, 0]
+def footprint_count(image_shape, kernel_size=3, strides=2, padding="same"):
+    """How many kernel stamps cover each output pixel: the stamps of an
+    all-ones image through an all-ones kernel, added up."""
+    ones_kernel = np.ones((kernel_size, kernel_size), dtype="float32")
+    return sum(stamps(np.ones(image_shape, dtype="float32"), ones_kernel, strides, padding).values())
+
+
+def spread_by_footprints(spread, counts):
+    """A map of per-pixel standard deviations averaged over the pixels that
+    `counts` stamps cover. The one-pixel border is left out: there the zero
+    padding of the UpSampling2D model's Conv2D plays a part."""
+    spread, counts = interior(spread, 1), interior(counts, 1)
+    return {int(c): float(spread[counts == c].mean()) for c in sorted(np.unique(counts), reverse=True)}
+
+
+def generator_example(output_dir, verbose=True):
+    """Both generators from the same seed, fed one random vector (one picture
+    each) and SPREAD_SAMPLES of them (how much each pixel varies)."""
+    latents = np.random.default_rng(SEED).normal(size=(SPREAD_SAMPLES, LATENT_DIM)).astype("float32")
+    counts = footprint_count((5, 5))
+    builders = {"Conv2DTranspose": build_generator, "UpSampling2D + Conv2D": build_upsampling_generator}
+    models, images, spread_maps = {}, {}, {}
+    for name, build in builders.items():
+        keras.utils.set_random_seed(SEED)  # The same Dense weights in both.
+        models[name] = build()
+        outputs = keras.ops.convert_to_numpy(models[name](latents))[:, :, :, 0]
+        images[name], spread_maps[name] = outputs[0], outputs.std(axis=0)
+    spreads = {name: spread_by_footprints(spread, counts) for name, spread in spread_maps.items()}
+    path = generators_figure(images, spread_maps, spreads, output_dir / "generators.png")
     if verbose:
         print()
-        model.summary()
-        print(f"Generator output shape {model.output_shape}")
-    return model, image
+        models["Conv2DTranspose"].summary()
+        print(f"Generator output shape {models['Conv2DTranspose'].output_shape}")
+        print(f"\nEach output pixel's standard deviation over {SPREAD_SAMPLES} random inputs, averaged by "
+              "how many\nConv2DTranspose kernel stamps cover the pixel (border left out):")
+        headers = [f"{c} stamp{'s' if c > 1 else ''}" for c in spreads["Conv2DTranspose"]]
+        print(f"  {'':24}" + "".join(f"{header:>10}" for header in headers))
+        for name, by_count in spreads.items():
+            print(f"  {name:24}" + "".join(f"{value:10.3f}" for value in by_count.values()))
+        print(f"saved {path}")
+    return models, images, spreads
+
+
+def generators_figure(images, spread_maps, spreads, path):
+    """Top: one output of each untrained generator. Bottom: how much each pixel varies."""
+    import matplotlib.pyplot as plt
+
+    upsamplers = {"Conv2DTranspose": "Conv2DTranspose(1, 3, strides=2)",
+                  "UpSampling2D + Conv2D": "UpSampling2D() + Conv2D(1, 3)"}
+    fig, axes = plt.subplots(2, 2, figsize=(10, 11), layout="constrained")
+    for (top, bottom), name in zip(axes.T, images, strict=True):
+        plots.show_array(top, images[name], f"{upsamplers[name]}\none random input: the 10x10 output",
+                         fmt="{:.2f}")
+        ratio = spreads[name][4] / spreads[name][1]
+        plots.show_array(bottom, spread_maps[name],
+                         f"{upsamplers[name]}\nstandard deviation of each pixel over {SPREAD_SAMPLES} "
+                         f"inputs\npixels under 4 stamps vary {ratio:.2f}x as much as under 1", fmt="{:.2f}")
+    fig.suptitle("Two untrained generators, Dense -> Reshape 5x5 -> upsampling, from the same seed\n"
+                 "Conv2DTranspose's k=3, s=2 stamps cover each pixel 4, 2 or 1 times, so even before\n"
+                 "training its pixels vary in a checkerboard pattern; UpSampling2D + Conv2D's do not.",
+                 fontsize=12)
+    return plots.save_figure(fig, path)
 
 
 # ## 4. Checkerboard artifacts
@@ -178,9 +333,9 @@ def advice(ratios):
 
 def main():
     args = cli.demo_args(__file__, __doc__)
-    unit_kernel_example()
-    padding_example()
-    generator_example()
+    unit_kernel_example(args.output_dir)
+    padding_example(args.output_dir)
+    generator_example(args.output_dir)
     _, ratios = checkerboard_example(args.output_dir)
     print(advice(ratios))
 

@@ -9,21 +9,19 @@ Run it (seconds on a CPU, no data or training needed):
     python upsampling_demo.py --show    # also open each figure in a window
 """
 
-from denoise_kit import cli
-
-cli.quiet_tensorflow()
+import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up log lines)
 
 import keras
 import numpy as np
 from keras import layers
 
-from denoise_kit import datasets, plots
+from denoise_kit import cli, datasets, plots
 from denoise_kit.arrays import as_batch, predict
 from denoise_kit.errors import DataError
 
 # ## Configuration
 
-SEED = 1  # For the generator's weights and its random latent vector.
+SEED = 1  # For the generator's weights (each backend draws its own from it) and its latent vector.
 LATENT_DIM = 100  # Size of the generator's random input vector.
 INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # The 2x2 image of every example.
 
@@ -133,6 +131,9 @@ def generator_example(output_dir, verbose=True):
 
 
 # ## 6. Nearest, bilinear and bicubic on a real image
+# "bicubic" is backend-dependent: TensorFlow and JAX use Keys' cubic kernel with
+# a = -0.5, PyTorch uses a = -0.75 (sharper), so on KERAS_BACKEND=torch its
+# pixels differ by a few hundredths. Nearest and bilinear agree everywhere.
 
 
 def sample_image(data_dir=None):

@@ -8,7 +8,7 @@ display, matplotlib renders off-screen with the Agg backend.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -96,46 +96,177 @@ def image_rows(
 
 
 def loss_curves(history: dict[str, Sequence[float]], path: str | os.PathLike[str],
-                title: str = "Training history", ylabel: str = "loss") -> Path:
-    """Training and validation loss per epoch, the best validation epoch marked."""
+                title: str = "Training history", ylabel: str = "loss",
+                noisy_psnr: float | None = None) -> Path:
+    """Loss per epoch (left) and, when the log has PSNR columns, PSNR (right).
+
+    `history` holds the columns of training_log.csv ("loss", "val_loss",
+    "psnr", "val_psnr"). The best epoch, the highest validation PSNR (or the
+    lowest validation loss when there is no PSNR), is marked on both panels.
+    `noisy_psnr`, if given, draws the noisy input's PSNR as a reference line.
+    """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    loss = list(history.get("loss", []))
-    val = list(history.get("val_loss", []))
-    epochs = np.arange(1, len(loss) + 1)
-    ax.plot(epochs, loss, "o-", label="training loss (fresh noise each batch)")
-    if val:
-        ax.plot(epochs[: len(val)], val, "s-", label="validation loss (fixed noise)")
-        best = int(np.argmin(val))
-        ax.axvline(best + 1, color="grey", linestyle=":", linewidth=1)
-        ax.annotate(f"best: epoch {best + 1}\n{val[best]:.4g}", (best + 1, val[best]),
-                    textcoords="offset points", xytext=(8, 18), fontsize=9,
-                    arrowprops={"arrowstyle": "->", "color": "grey"})
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    if len(epochs) <= 20:
-        ax.set_xticks(epochs)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    column = lambda name: [float(v) for v in history.get(name, [])]  # noqa: E731
+    loss, val_loss, psnr, val_psnr = column("loss"), column("val_loss"), column("psnr"), column("val_psnr")
+    has_psnr = bool(psnr or val_psnr)
+    best = int(np.argmax(val_psnr)) + 1 if val_psnr else int(np.argmin(val_loss)) + 1 if val_loss else None
+    fig, axes = plt.subplots(1, 2 if has_psnr else 1, figsize=(11, 4.2) if has_psnr else (6.4, 4),
+                             squeeze=False)
+
+    loss_ax = axes[0, 0]
+    _epoch_curve(loss_ax, loss, "o-", "training (fresh noise each batch)")
+    _epoch_curve(loss_ax, val_loss, "s-", "validation (fixed noise)")
+    _mark_best(loss_ax, best, val_loss, "{:.4g}", above=True)
+    loss_ax.set_ylabel(ylabel)
+    loss_ax.set_title("loss (lower is better)" if has_psnr else title)
+
+    if has_psnr:
+        psnr_ax = axes[0, 1]
+        _epoch_curve(psnr_ax, psnr, "o-", "training (fresh noise each batch)")
+        _epoch_curve(psnr_ax, val_psnr, "s-", "validation (fixed noise)")
+        if noisy_psnr is not None:
+            psnr_ax.axhline(noisy_psnr, color="tab:red", linestyle="--", linewidth=1,
+                            label=f"noisy input ({noisy_psnr:.1f} dB)")
+        _mark_best(psnr_ax, best, val_psnr, "{:.2f} dB", above=False)
+        psnr_ax.set_ylabel("PSNR (dB)")
+        psnr_ax.set_title("PSNR of the denoised images (higher is better)")
+        fig.suptitle(title)
+
+    n_epochs = max(map(len, (loss, val_loss, psnr, val_psnr)))
+    for ax in axes[0]:
+        ax.set_xlabel("epoch")
+        if n_epochs <= 20:
+            ax.set_xticks(np.arange(1, n_epochs + 1))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
 
 
-def error_maps(errors: dict[str, np.ndarray], path: str | os.PathLike[str],
-               energies: dict[str, float]) -> Path:
-    """Mean signed error images side by side, on one symmetric colour scale,
-    each titled with its checkerboard energy."""
+def _epoch_curve(ax, values: Sequence[float], style: str, label: str) -> None:
+    if values:
+        ax.plot(np.arange(1, len(values) + 1), values, style, markersize=4, label=label)
+
+
+def _mark_best(ax, best: int | None, values: Sequence[float], fmt: str, above: bool) -> None:
+    """A dotted line at the best epoch; its value pointed out when this panel has one."""
+    if best is None:
+        return
+    ax.axvline(best, color="grey", linestyle=":", linewidth=1)
+    if best > len(values):
+        return
+    value = values[best - 1]
+    left = best > (len(values) + 1) / 2  # Keep the note inside the axes, away from the edge.
+    ax.plot([best], [value], marker="*", markersize=13, color="gold", markeredgecolor="black",
+            linestyle="none", zorder=5)
+    ax.annotate(f"best: epoch {best}\n{fmt.format(value)}", (best, value),
+                textcoords="offset points", xytext=(-12 if left else 12, 22 if above else -34),
+                ha="right" if left else "left", fontsize=9,
+                arrowprops={"arrowstyle": "->", "color": "grey"})
+
+
+def error_maps(levels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray, float]]],
+               path: str | os.PathLike[str], stride_mask: np.ndarray, white_share: float) -> Path:
+    """Where each decoder's errors sit, two rows per noise level.
+
+    `levels` maps a row label ("noise 0.5") to {decoder: (mean signed error
+    image, mean per-image error power share per FFT bin, checkerboard share)}.
+    The first row shows the mean error on one symmetric colour scale; the
+    second the error spectrum (zero frequency in the middle) relative to white
+    noise, so 1 is the level chance gives, with the bins of `stride_mask`
+    (period 2 and 4) outlined: a checkerboard lights those up.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+    from matplotlib.patches import Rectangle
+
+    names = list(next(iter(levels.values())))
+    limit = max(float(np.abs(v[0]).max()) for row in levels.values() for v in row.values()) or 1.0
+    relative = {label: {name: np.fft.fftshift(v[1]) * (v[1].size - 1) for name, v in row.items()}
+                for label, row in levels.items()}
+    top = max(float(r.max()) for row in relative.values() for r in row.values())
+    norm = LogNorm(vmin=1e-2, vmax=max(top, 10.0))
+    fig, axes = plt.subplots(2 * len(levels), len(names), figsize=(2.7 * len(names) + 1.2, 5.6 * len(levels)),
+                             squeeze=False, layout="constrained")
+    marked = np.argwhere(np.fft.fftshift(stride_mask))
+    for i, (label, row) in enumerate(levels.items()):
+        error_axes, spectrum_axes = axes[2 * i], axes[2 * i + 1]
+        for col, name in enumerate(names):
+            error, _, share = row[name]
+            shown = error_axes[col].imshow(np.asarray(error).squeeze(), cmap="RdBu_r", vmin=-limit,
+                                           vmax=limit, interpolation="nearest")
+            error_axes[col].set_xticks([])
+            error_axes[col].set_yticks([])
+            error_axes[col].set_title(name if i == 0 else "", fontsize=9)
+            ax = spectrum_axes[col]
+            cmap = matplotlib.colormaps["magma"].with_extremes(bad="lightgrey", under="black")
+            spectrum = ax.imshow(np.ma.masked_equal(relative[label][name], 0), cmap=cmap, norm=norm,
+                                 interpolation="nearest")
+            for r, c in marked:
+                ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="cyan", linewidth=0.8))
+            _period_ticks(ax, stride_mask.shape)
+            ax.set_title(f"checkerboard {share:.4f} ({share / white_share:.1f}x white noise)", fontsize=8)
+        error_axes[0].set_ylabel(f"{label}\nmean error", fontsize=9)
+        spectrum_axes[0].set_ylabel(f"{label}\nerror spectrum\nperiod (pixels)", fontsize=9)
+        fig.colorbar(shown, ax=error_axes.tolist(), shrink=0.9, label="denoised - clean")
+        fig.colorbar(spectrum, ax=spectrum_axes.tolist(), shrink=0.9, extend="min",
+                     label="power relative to white noise")
+    fig.suptitle("Errors of each decoder (means over seeds). Outlined: frequencies of patterns repeating\n"
+                 f"every 2 or 4 pixels; white noise puts {white_share:.4f} of its power there, "
+                 "a checkerboard most")
+    return save_figure(fig, path)
+
+
+def _period_ticks(ax, shape: tuple[int, int]) -> None:
+    """Label a centred spectrum's axes with the period, in pixels, of a few frequencies."""
+    for size, set_ticks in zip(shape, (ax.set_yticks, ax.set_xticks), strict=True):
+        centre = size // 2
+        ticks = [0, size // 4, centre, centre + size // 4]  # Periods 2, 4, none (zero frequency), 4.
+        set_ticks(ticks, ["2", "4", "∞", "4"], fontsize=8)
+
+
+def psnr_vs_noise(noise_factors: Sequence[float],
+                  decoders: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+                  classical: Sequence[tuple[str, float]], path: str | os.PathLike[str],
+                  noisy: Sequence[float] | None = None, title: str = "") -> Path:
+    """PSNR against noise level: each decoder (mean, error bar = standard
+    deviation over seeds), the best classical filter at each level (named at
+    its points) and, if given, the noisy input."""
     import matplotlib.pyplot as plt
 
-    limit = max(float(np.abs(e).max()) for e in errors.values()) or 1.0
-    fig, axes = plt.subplots(1, len(errors), figsize=(3.6 * len(errors), 4.2), squeeze=False)
-    for ax, (name, error) in zip(axes[0], errors.items(), strict=True):
-        shown = ax.imshow(np.asarray(error).squeeze(), cmap="RdBu_r", vmin=-limit, vmax=limit,
-                          interpolation="nearest")
-        ax.set_axis_off()
-        ax.set_title(f"{name}\ncheckerboard energy {energies[name]:.4f}", fontsize=9)
-    fig.colorbar(shown, ax=axes[0].tolist(), shrink=0.8, label="mean error (denoised - clean)")
-    fig.suptitle("Mean error over the test set: a checkerboard would show as a 2-pixel pattern")
+    x = np.asarray(noise_factors, dtype=float)
+    span = float(x.max() - x.min()) or 1.0
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    for i, (name, (means, sds)) in enumerate(decoders.items()):
+        dodge = (i - (len(decoders) - 1) / 2) * 0.008 * span  # Side by side: no error bar hides another.
+        ax.errorbar(x + dodge, means, yerr=sds, marker="o", markersize=4, capsize=3, linewidth=1.5,
+                    label=name)
+    ax.plot(x, [psnr for _, psnr in classical], "s--", color="dimgrey", markersize=4,
+            label="best classical filter")
+    for xi, (method, psnr) in zip(x, classical, strict=True):
+        ax.annotate(method.split(" (")[0], (xi, psnr), textcoords="offset points", xytext=(0, -13),
+                    ha="center", fontsize=7, color="dimgrey")
+    if noisy is not None:
+        ax.plot(x, noisy, ":", color="tab:red", marker="x", label="noisy input")
+    ax.set_xticks(x)
+    ax.set_xlabel("noise factor (standard deviation of the added Gaussian noise)")
+    ax.set_ylabel("test PSNR (dB), higher is better")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
     return save_figure(fig, path)
+
+
+def outline_cells(ax, top: int, left: int, height: int = 1, width: int = 1, colour: str = "tab:orange",
+                  linestyle: str = "-", linewidth: float = 2.5, inset: float = 0.0) -> None:
+    """Draw a box around cells [top, top + height) x [left, left + width) of an
+    array drawn by `show_array` (not clipped, so a box on the edge is whole).
+    `inset` (in cells) pulls the box inwards, so boxes of neighbouring cells
+    do not draw over each other."""
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((left - 0.5 + inset, top - 0.5 + inset), width - 2 * inset, height - 2 * inset,
+                           fill=False, edgecolor=colour, linestyle=linestyle, linewidth=linewidth,
+                           clip_on=False))
