@@ -2,31 +2,39 @@
 Title: UpSampling2D or Conv2DTranspose? A measured answer
 Description: Trains the same denoising autoencoder with four decoders (same
 encoder, same number of parameters within 5%, same data, noise and training
-budget) over several seeds, scores them against classical denoisers on the
+budget) with the same seeds, scores them against classical denoisers on the
 same noisy test images, and says which wins and whether the difference is
 larger than the seed-to-seed spread.
 
 Run it:
     python compare_decoders.py                      # MNIST, 10 epochs, 3 seeds
     python compare_decoders.py --dataset notmnist --noise-factor 0.3
+    python compare_decoders.py --noise-factors 0.2,0.5,0.8   # how it changes with the noise
     python compare_decoders.py --limit 1000 --epochs 2 --seeds 1   # a quick look
 
-It writes results.md, results.json, comparison.png and artifacts.png to
-outputs/compare_decoders/.
+It writes results.md, results.json, comparison.png (one per noise level with
+--noise-factors), artifacts.png and, for several noise levels,
+psnr_vs_noise.png to outputs/compare_decoders/. Every finished training is
+saved in progress.json there: stop it at any time (Ctrl-C) and run the same
+command again to train only the rest.
 """
 
-from denoise_kit import cli
-
-cli.quiet_tensorflow()
-
+import argparse
+import base64
+import json
+import logging
+import sys
 import time
+from dataclasses import dataclass, field
+
+import denoise_kit.quiet  # noqa: F401  (before keras: hides TensorFlow's start-up log lines)
 
 import keras
 import numpy as np
 
 import denoise_transpose_mnist as transpose_script
 import denoise_upsampling_notmnist as upsampling_script
-from denoise_kit import baselines, compare, datasets, files, metrics, plots, training
+from denoise_kit import baselines, cli, compare, datasets, files, metrics, plots, training
 from denoise_kit.errors import ConfigError
 
 # ## Configuration
@@ -35,11 +43,15 @@ DATASET = "mnist"  # "mnist" or "notmnist"
 NOISE_FACTOR = 0.5
 EPOCHS = 10  # The same training budget for every decoder.
 BATCH_SIZE = transpose_script.BATCH_SIZE
-SEEDS = 3  # Trainings per decoder; their spread decides what counts as a tie.
-SEED = transpose_script.SEED  # The scripts' seed: the same noisy test images as theirs.
+SEEDS = 3  # Trainings per decoder, the same seeds for each; their spread decides what counts as a tie.
+SEED = transpose_script.SEED  # First training seed; the others follow it.
+TEST_NOISE_SEED = transpose_script.TEST_NOISE_SEED  # The scripts' noisy test images, whatever --seed is.
+TUNING_NOISE_SEED = 44  # The noisy training images the classical filters are tuned on.
 TUNING_IMAGES = 300  # Training images used to tune each classical filter's parameter.
 SHOWN = 8  # Test images in comparison.png.
-MIXED_PRECISION = transpose_script.MIXED_PRECISION
+INFERENCE_BATCH = 256  # Images per predict step when scoring the test set.
+PRECISION = transpose_script.PRECISION  # "auto", "float32" or "mixed", as in the scripts.
+PROGRESS_FILE = "progress.json"  # Finished trainings, so an interrupted run resumes.
 
 
 # ## The four decoders, built by the two denoising scripts' own functions
@@ -55,111 +67,425 @@ DECODERS = {
 }
 
 
+# ## Training, timed at full speed
+# The first call into a compiled training graph builds and traces it, which
+# can take longer than many steps. The timer starts the clock when that call
+# returns and counts the steps it covered at the speed of the others.
+
+
+class WarmTimer(keras.callbacks.Callback):
+    """Training seconds without building and tracing the graph (`seconds`)."""
+
+    def on_train_begin(self, logs=None):
+        self._begin = time.perf_counter()
+        self._first_done = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._first_done is None:
+            self._first_done = time.perf_counter()
+            self._first_steps = int(self.model.optimizer.iterations)
+
+    def on_train_end(self, logs=None):
+        end, steps = time.perf_counter(), int(self.model.optimizer.iterations)
+        if self._first_done is None or steps <= self._first_steps:
+            self.seconds = end - self._begin  # A single call into the graph: nothing to separate.
+        else:
+            self.seconds = (end - self._first_done) * steps / (steps - self._first_steps)
+
+
 def train(build, data, args, seed):
-    """Train one decoder exactly as the scripts do; return it and its training seconds."""
+    """Train one decoder exactly as the scripts do; return it and its training
+    seconds without building and tracing the graph (see WarmTimer)."""
     keras.utils.set_random_seed(seed)
     denoiser = build()
     steps = args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
     model = transpose_script.fresh_noise_trainer(denoiser, args.noise_factor, seed, steps)
+    timer = WarmTimer()
+    model.fit(data.x_train, data.x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0,
+              callbacks=[timer])
+    return denoiser, timer.seconds
+
+
+def denoise_timed(denoiser, x_noisy):
+    """The denoised images and the warm inference time in milliseconds per image.
+
+    The warm-up runs the model on a few images with the batch shapes of the
+    timed run (full batches and the last, shorter one), so no backend traces or
+    compiles anything while the clock runs.
+    """
+    remainder = len(x_noisy) % INFERENCE_BATCH if len(x_noisy) > INFERENCE_BATCH else 0
+    denoiser.predict(x_noisy[: min(len(x_noisy), INFERENCE_BATCH) + remainder],
+                     batch_size=INFERENCE_BATCH, verbose=0)
     start = time.perf_counter()
-    model.fit(data.x_train, data.x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0)
-    return denoiser, time.perf_counter() - start
+    denoised = denoiser.predict(x_noisy, batch_size=INFERENCE_BATCH, verbose=0)
+    return denoised, 1000 * (time.perf_counter() - start) / len(x_noisy)
 
 
-def main():
+class _WithoutRetracingNotices(logging.Filter):
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def quiet_retracing_notices():
+    """Every decoder and seed is a new model, whose training and predict
+    functions must be traced once. TensorFlow counts traces by source line
+    across all models and, after five in a few calls, warns of "retracing":
+    here a false alarm, so that one notice is dropped (every other still shows)."""
+    logging.getLogger("tensorflow").addFilter(_WithoutRetracingNotices())
+
+
+# ## Finished work, saved as it is done
+# progress.json holds every finished training and classical score, keyed by
+# noise level, method and seed, under the settings they were made with. A run
+# with the same settings skips them; other settings start a fresh file.
+
+
+class Progress:
+    """progress.json: `entries` by key, saved (atomically) after each one."""
+
+    def __init__(self, path, settings):
+        self.path, self.settings, self.entries = path, settings, {}
+        if not path.is_file():
+            return
+        try:
+            saved = json.loads(path.read_text())
+        except ValueError:
+            saved = None
+        if not isinstance(saved, dict):
+            print(f"{path} is not readable JSON: starting afresh (it is replaced after the first result)")
+            return
+        if saved.get("settings") == settings:
+            self.entries = saved.get("entries", {})
+            return
+        old = saved.get("settings") or {}
+        changed = ", ".join(f"{k} {old.get(k)} -> {settings.get(k)}"
+                            for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k))
+        print(f"{path} holds results made with other settings ({changed}): starting afresh "
+              "(it is replaced after the first result)")
+
+    def get(self, key):
+        return self.entries.get(key)
+
+    def save(self, key, entry):
+        self.entries[key] = entry
+        files.write_json(self.path, {"settings": self.settings, "entries": self.entries})
+
+
+def run_settings(args, data, policy):
+    """What a resumed run must share with the one it continues: every flag
+    except where outputs go, the noise levels and the number of seeds (those
+    only add entries), plus the data actually used and the precision."""
+    per_entry = {"output_dir", "noise_factor", "noise_factors", "seeds"}
+    settings = {k: v for k, v in vars(args).items() if k not in per_entry}
+    settings.update(data_dir=datasets.resolve_data_dir(args.data_dir), dtype_policy=policy,
+                    train_images=len(data.x_train), test_images=len(data.x_test),
+                    tuning_images=TUNING_IMAGES)
+    return json.loads(json.dumps(settings, default=str))  # As a saved copy reads back: comparable.
+
+
+def packed(array, dtype="float32"):
+    """An array in a few bytes of JSON: its shape, dtype and raw bytes in base64
+    (as nested lists, the indented JSON would take a line per number)."""
+    array = np.ascontiguousarray(array, dtype=dtype)
+    return {"shape": list(array.shape), "dtype": dtype, "base64": base64.b64encode(array.tobytes()).decode()}
+
+
+def unpacked(value):
+    data = np.frombuffer(base64.b64decode(value["base64"]), dtype=value["dtype"])
+    return data.reshape(value["shape"])
+
+
+def packed_images(images):
+    """Shown images to 8 bits: all a picture needs."""
+    return packed(np.round(np.clip(images, 0, 1) * 255), "uint8")
+
+
+def unpacked_images(value):
+    return unpacked(value).astype(np.float32) / 255
+
+
+# ## One noise level: the test noise and everything scored on it
+
+
+@dataclass
+class Level:
+    noise_factor: float
+    x_noisy: np.ndarray
+    tuning_clean: np.ndarray
+    tuning_noisy: np.ndarray
+    results: list = field(default_factory=list)
+    shown: list = field(default_factory=list)  # (row label, denoised shown images)
+    errors: dict = field(default_factory=dict)  # decoder -> (mean error, error spectrum, share)
+
+    @property
+    def label(self):
+        return f"noise {self.noise_factor:g}"
+
+
+def make_level(data, noise_factor):
+    """The scripts' test noise and the classical filters' tuning noise at one level."""
+    add_noise = transpose_script.add_noise
+    tuning_clean = data.x_train[:TUNING_IMAGES]
+    return Level(
+        noise_factor,
+        keras.ops.convert_to_numpy(add_noise(data.x_test, noise_factor, seed=TEST_NOISE_SEED)),
+        tuning_clean,
+        keras.ops.convert_to_numpy(add_noise(tuning_clean, noise_factor, seed=TUNING_NOISE_SEED)),
+    )
+
+
+def scores(clean, denoised):
+    """PSNR, SSIM and the checkerboard share of the error, per image then averaged."""
+    quality = metrics.quality(clean, denoised)
+    return {"psnr": quality["psnr"], "ssim": quality["ssim"],
+            "checkerboard": compare.checkerboard_share(denoised - clean)}
+
+
+# ## Classical denoisers, each with its one parameter tuned on training images
+
+
+def score_classical(level, data, methods, progress):
+    print(f"Classical filters at {level.label}, each parameter tuned on {len(level.tuning_clean)} "
+          "training images:", flush=True)
+    for method in methods:
+        key = f"{level.label} | {method.name}"
+        entry = progress.get(key)
+        if entry is None:
+            tuned = baselines.tune(method, level.tuning_clean, level.tuning_noisy)
+            denoised, ms = baselines.apply(tuned, level.x_noisy)
+            entry = {"value": tuned.value, "inference_ms": ms, **scores(data.x_test, denoised),
+                     "shown": packed_images(denoised[:SHOWN])}
+            progress.save(key, entry)
+        print(f"  {method.name:30} {method.parameter} = {entry['value']:g}: "
+              f"{entry['psnr']:.2f} dB", flush=True)
+        level.results.append(compare.Result(
+            method.name, "classical", f"{method.parameter} = {entry['value']:g}", [entry["psnr"]],
+            [entry["ssim"]], inference_ms=[entry["inference_ms"]], checkerboard=entry["checkerboard"]))
+        row_label = method.name.split(" (")[0].replace(" ", "\n", 1)
+        level.shown.append((row_label, unpacked_images(entry["shown"])))
+
+
+# ## The four decoders, each trained with every seed
+
+
+def score_decoder(build, level, data, args, seed):
+    """Train one decoder at one noise level with one seed; its scores as a dict."""
+    level_args = argparse.Namespace(**{**vars(args), "noise_factor": level.noise_factor})
+    denoiser, seconds = train(build, data, level_args, seed)
+    denoised, ms = denoise_timed(denoiser, level.x_noisy)
+    error = denoised - data.x_test
+    entry = {"train_seconds": seconds, "images_per_second": len(data.x_train) * args.epochs / seconds,
+             "inference_ms": ms, "params": denoiser.count_params(), **scores(data.x_test, denoised),
+             "mean_error": packed(error.mean(axis=0)[..., 0]),
+             "spectrum": packed(compare.mean_error_spectrum(error))}
+    if seed == args.seed:
+        entry["shown"] = packed_images(denoised[:SHOWN])
+    return entry
+
+
+def train_decoders(levels, data, args, progress):
+    """Every decoder at every level with every seed; one line per training, with the time left."""
+    seeds = [args.seed + i for i in range(args.seeds)]
+    todo = [(level, name, seed) for level in levels for name in DECODERS for seed in seeds]
+    done = sum(progress.get(training_key(level, name, seed)) is not None for level, name, seed in todo)
+    if done:
+        print(f"{done} of {len(todo)} trainings already finished in {progress.path}: training the rest",
+              flush=True)
+    finished_seconds = []
+    for level, name, seed in todo:
+        key = training_key(level, name, seed)
+        if progress.get(key) is not None:
+            continue
+        start = time.perf_counter()
+        entry = score_decoder(DECODERS[name], level, data, args, seed)
+        progress.save(key, entry)
+        finished_seconds.append(time.perf_counter() - start)
+        done += 1
+        left = compare.time_left(finished_seconds, done, len(todo))
+        where = f"{level.label}, " if len(levels) > 1 else ""
+        print(f"{name:31}{where}seed {seed}: {entry['psnr']:.2f} dB, SSIM {entry['ssim']:.3f}, "
+              f"trained in {entry['train_seconds']:.0f} s | {done}/{len(todo)} done"
+              + (f", about {compare.format_duration(left)} left" if done < len(todo) else ""), flush=True)
+    for level in levels:
+        for name in DECODERS:
+            entries = [progress.get(training_key(level, name, seed)) for seed in seeds]
+            add_decoder_result(level, name, entries, seeds)
+
+
+def training_key(level, name, seed):
+    return f"{level.label} | {name} | seed {seed}"
+
+
+def add_decoder_result(level, name, entries, seeds):
+    """One Result per decoder from its per-seed entries; errors averaged over seeds."""
+    column = lambda k: [float(e[k]) for e in entries]  # noqa: E731
+    level.results.append(compare.Result(
+        name, "neural", f"{entries[0]['params']:,}", column("psnr"), column("ssim"),
+        column("train_seconds"), column("images_per_second"), column("inference_ms"),
+        checkerboard=float(np.mean(column("checkerboard"))), seeds=list(seeds)))
+    level.errors[name] = (np.mean([unpacked(e["mean_error"]) for e in entries], axis=0),
+                          np.mean([unpacked(e["spectrum"]) for e in entries], axis=0),
+                          float(np.mean(column("checkerboard"))))
+    row_label = name.replace(" + Conv2D", "").replace(" ", "\n", 1)
+    level.shown.append((row_label, unpacked_images(entries[0]["shown"])))
+
+
+# ## The whole comparison
+
+
+def compare_all(args, data, policy):
+    """Score every method at every noise level, saving as it goes; write the results."""
+    progress = Progress(args.output_dir / PROGRESS_FILE, run_settings(args, data, policy))
+    levels = [make_level(data, noise) for noise in args.noise_factors]
+    methods, notes = baselines.available_methods()
+    for level in levels:
+        score_classical(level, data, methods, progress)
+    for note in notes:
+        print(note)
+    device = training.describe_device(policy)
+    print(f"\nTraining {len(DECODERS)} decoders x {args.seeds} seed(s) x {len(levels)} noise level(s), "
+          f"{args.epochs} epoch(s) each, on {keras.backend.backend()}, {device}: "
+          f"{len(data.x_train):,} train / {len(data.x_test):,} test images", flush=True)
+    train_decoders(levels, data, args, progress)
+    write_results(levels, data, args, device, notes)
+    return levels
+
+
+# ## Results
+
+
+def write_results(levels, data, args, device, notes):
+    out = args.output_dir
+    shape = data.x_test.shape[1:3]
+    white, mask = compare.white_noise_share(shape), compare.stride_frequency_mask(shape)
+    verdicts = [compare.verdict(level.results, args.dataset, level.noise_factor) for level in levels]
+    if len(levels) > 1:
+        verdicts.append(compare.sweep_summary({level.noise_factor: level.results for level in levels}))
+    answer = "\n\n".join(verdicts)
+    noisy_psnr = {level.noise_factor: metrics.quality(data.x_test, level.x_noisy) for level in levels}
+    noises = ", ".join(f"{level.noise_factor:g}" for level in levels)
+    header = (
+        f"# UpSampling2D or Conv2DTranspose on {args.dataset}, noise {noises}\n\n"
+        f"{args.epochs} epochs, batch {args.batch_size}, seeds {args.seed} to {args.seed + args.seeds - 1} "
+        f"for every decoder, {len(data.x_train):,} training and {len(data.x_test):,} test images, {device}. "
+        "PSNR and SSIM are means over the test set; ± is the standard deviation over seeds. "
+        "Train s: training time without building and tracing the graph; inference: after a warm-up run. "
+        f"{compare.TIE_RULE}\n\n"
+        "Checkerboard: the share of each test image's error power (mean removed) at the frequencies "
+        "of patterns that repeat every 2 or 4 pixels, along rows, columns or both (what the two "
+        "stride-2 layers of a 28->7->28 decoder can leave), averaged over the images. White noise "
+        f"puts {white:.4f} there ({mask.sum()} of the {mask.size - 1} frequency bins other than 0): "
+        "a value near that is no "
+        "pattern; several times more is one (artifacts.png).\n")
+    sections = []
+    for level, text in zip(levels, verdicts, strict=False):
+        noisy = noisy_psnr[level.noise_factor]
+        sections.append(f"## Noise {level.noise_factor:g}\n\nNoisy input: {noisy['psnr']:.2f} dB, "
+                        f"SSIM {noisy['ssim']:.3f}.\n\n{compare.results_table(level.results)}\n\n{text}\n")
+    footer = "\n".join(notes + ([verdicts[-1]] if len(levels) > 1 else []))
+    files.write_text(out / "results.md", "\n".join([header, *sections, footer]).rstrip() + "\n")
+    files.write_json(out / "results.json", {
+        "dataset": args.dataset, "noise_factors": [level.noise_factor for level in levels],
+        "epochs": args.epochs, "batch_size": args.batch_size, "seeds": args.seeds, "seed": args.seed,
+        "limit": args.limit, "precision": args.precision, "device": device, "train_images": len(data.x_train),
+        "test_images": len(data.x_test), "notes": notes, "tie_rule": compare.TIE_RULE,
+        "checkerboard_white_noise": white, "verdict": answer,
+        "levels": [{"noise_factor": level.noise_factor, "noisy_psnr": noisy_psnr[level.noise_factor]["psnr"],
+                    "noisy_ssim": noisy_psnr[level.noise_factor]["ssim"], "verdict": text,
+                    "results": [vars(r) for r in level.results]}
+                   for level, text in zip(levels, verdicts, strict=False)]})
+    written = ["results.md", "results.json"]
+    for level in levels:
+        name = "comparison.png" if len(levels) == 1 else f"comparison_noise_{level.noise_factor:g}.png"
+        draw_comparison(level, data, args.dataset, out / name)
+        written.append(name)
+    plots.error_maps({level.label: level.errors for level in levels}, out / "artifacts.png",
+                     mask, white)
+    written.append("artifacts.png")
+    if len(levels) > 1:
+        draw_psnr_vs_noise(levels, noisy_psnr, args.dataset, args.epochs, out / "psnr_vs_noise.png")
+        written.append("psnr_vs_noise.png")
+    print("\n" + "\n\n".join(s.rstrip() for s in sections) + "\n")
+    if len(levels) > 1:
+        print(verdicts[-1] + "\n")
+    for name in written:
+        print(f"wrote {out / name}")
+
+
+def draw_comparison(level, data, dataset, path):
+    clean, noisy = data.x_test[:SHOWN], level.x_noisy[:SHOWN]
+    rows = [("clean", clean), ("noisy", noisy), *level.shown]
+    titles = [[""] * SHOWN] + [[f"{p:.1f} dB" for p in metrics.psnr_per_image(clean, images)]
+                               for _, images in rows[1:]]
+    plots.image_rows(rows, path, titles=titles,
+                     suptitle=f"{dataset}, noise {level.noise_factor:g}: PSNR of each test image")
+
+
+def draw_psnr_vs_noise(levels, noisy_psnr, dataset, epochs, path):
+    decoders = {name: ([], []) for name in DECODERS}
+    classical = []
+    for level in levels:
+        for r in level.results:
+            if r.kind == "neural":
+                decoders[r.method][0].append(r.psnr_mean)
+                decoders[r.method][1].append(r.psnr_sd)
+        best = max((r for r in level.results if r.kind == "classical"), key=lambda r: r.psnr_mean)
+        classical.append((best.method, best.psnr_mean))
+    seeds = len(levels[0].results[-1].psnr)
+    plots.psnr_vs_noise([level.noise_factor for level in levels], decoders, classical, path,
+                        noisy=[noisy_psnr[level.noise_factor]["psnr"] for level in levels],
+                        title=f"{dataset}, {epochs} epoch(s): test PSNR against noise level "
+                              f"(error bars: ± 1 standard deviation over {seeds} seed(s))")
+
+
+def noise_factors_of(args):
+    """--noise-factors as a sorted list, else the single --noise-factor."""
+    if args.noise_factors is None:
+        return [args.noise_factor]
+    try:
+        values = [float(v) for v in args.noise_factors.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values:
+        raise ConfigError(f"--noise-factors takes numbers separated by commas, e.g. 0.2,0.5,0.8; "
+                          f"got {args.noise_factors!r}")
+    if min(values) < 0:
+        raise ConfigError(f"noise factors must be 0 or more, got {args.noise_factors}")
+    return sorted(set(values))
+
+
+def parse_args(argv=None):
     parser = cli.training_parser(__file__, __doc__, epochs=EPOCHS, batch_size=BATCH_SIZE,
-                                 noise_factor=NOISE_FACTOR, seed=SEED)
-    parser.add_argument("--dataset", choices=sorted(datasets.CLASS_NAMES), default=DATASET)
-    parser.add_argument("--seeds", type=int, default=SEEDS, help="trainings per decoder")
-    args = parser.parse_args()
+                                 noise_factor=NOISE_FACTOR, seed=SEED, dataset=DATASET, precision=PRECISION)
+    parser.add_argument("--seeds", type=int, default=SEEDS,
+                        help="trainings per decoder, with seeds SEED, SEED+1, ... for every decoder")
+    parser.add_argument("--noise-factors", default=None, metavar="A,B,...",
+                        help="compare at each of these noise levels (overrides --noise-factor) "
+                             "and draw psnr_vs_noise.png")
+    args = parser.parse_args(argv)
     cli.check_training_args(args)
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
-    plots.setup_matplotlib()
-    policy = training.set_precision(MIXED_PRECISION)
+    if getattr(args, "denoise", None):  # A flag the training scripts share; nothing to do here.
+        raise ConfigError("--denoise is for the denoising scripts: compare_decoders.py trains and "
+                          "scores every decoder (run denoise_transpose_mnist.py --denoise ... instead)")
+    args.noise_factors = noise_factors_of(args)
+    return args
 
-    # ## Data and noise: the scripts' split and the scripts' test noise
+
+def main():
+    args = parse_args()
+    plots.setup_matplotlib()
+    quiet_retracing_notices()
+    policy = training.set_precision(args.precision)
     data = datasets.denoising_splits(args.dataset, args.data_dir, limit=args.limit)
     cli.check_training_args(args, len(data.x_train))
-    add_noise = transpose_script.add_noise
-    x_test_noisy = keras.ops.convert_to_numpy(add_noise(data.x_test, args.noise_factor, seed=args.seed + 1))
-    tuning_clean = data.x_train[:TUNING_IMAGES]
-    tuning_noisy = keras.ops.convert_to_numpy(add_noise(tuning_clean, args.noise_factor, seed=args.seed + 2))
-    shown = list(range(SHOWN))
-    rows = [("clean", data.x_test[shown]), ("noisy", x_test_noisy[shown])]
-    titles = [[""] * SHOWN, [f"{p:.1f} dB" for p in metrics.psnr_per_image(data.x_test[shown],
-                                                                           x_test_noisy[shown])]]
-    results = []
-
-    def record(result, denoised, name):
-        rows.append((name, denoised[shown]))
-        titles.append([f"{p:.1f} dB" for p in metrics.psnr_per_image(data.x_test[shown], denoised[shown])])
-        results.append(result)
-
-    # ## Classical denoisers, each with its one parameter tuned on training images
-    methods, notes = baselines.available_methods()
-    for method in methods:
-        tuned = baselines.tune(method, tuning_clean, tuning_noisy)
-        denoised, ms = baselines.apply(tuned, x_test_noisy)
-        score = metrics.quality(data.x_test, denoised)
-        print(f"{method.name:32} {method.parameter} = {tuned.value:g}: {score['psnr']:.2f} dB", flush=True)
-        record(compare.Result(method.name, "classical", f"{method.parameter} = {tuned.value:g}",
-                              [score["psnr"]], [score["ssim"]], inference_ms=[ms]),
-               denoised, method.name.split(" (")[0].replace(" ", "\n", 1))
-    for note in notes:
-        print(note)
-
-    # ## The four decoders, each trained with every seed
-    device = training.describe_device(policy)
-    print(f"\nTraining {len(DECODERS)} decoders x {args.seeds} seed(s), {args.epochs} epochs each, "
-          f"on {keras.backend.backend()}, {device}: {len(data.x_train):,} train / "
-          f"{len(data.x_test):,} test images", flush=True)
-    error_images = {}
-    for name, build in DECODERS.items():
-        result = compare.Result(name, "neural", "")
-        error_sum = np.zeros(data.x_test.shape[1:3])
-        for i in range(args.seeds):
-            denoiser, seconds = train(build, data, args, args.seed + i)
-            start = time.perf_counter()
-            denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)
-            result.inference_ms.append(1000 * (time.perf_counter() - start) / len(x_test_noisy))
-            score = metrics.quality(data.x_test, denoised)
-            result.psnr.append(score["psnr"])
-            result.ssim.append(score["ssim"])
-            result.train_seconds.append(seconds)
-            result.images_per_second.append(len(data.x_train) * args.epochs / seconds)
-            error_sum += (denoised - data.x_test).mean(axis=0)[..., 0]
-            if i == 0:
-                first_run = denoised
-            print(f"{name:32} seed {args.seed + i}: {score['psnr']:.2f} dB, SSIM {score['ssim']:.3f}, "
-                  f"{seconds:.0f} s", flush=True)
-        result.params = f"{denoiser.count_params():,}"
-        error_images[name] = error_sum / args.seeds
-        result.checkerboard = compare.checkerboard_energy(error_images[name])
-        record(result, first_run, name.replace(" + Conv2D", "").replace(" ", "\n", 1))
-
-    # ## Results
-    out = args.output_dir
-    answer = compare.verdict(results, args.dataset, args.noise_factor)
-    header = (f"# UpSampling2D or Conv2DTranspose on {args.dataset}, noise {args.noise_factor:g}\n\n"
-              f"{args.epochs} epochs, batch {args.batch_size}, {args.seeds} seed(s) per decoder, "
-              f"{len(data.x_train):,} training and {len(data.x_test):,} test images, {device}. "
-              "PSNR and SSIM are means over the test set; ± is the standard deviation over seeds. "
-              "Checkerboard: share of the mean error image's spectrum at the stride-2 frequencies.\n\n")
-    files.write_text(out / "results.md", header + compare.results_table(results) + "\n\n"
-                     + "\n".join(notes + [""]) + "\n" + answer + "\n")
-    files.write_json(out / "results.json", {
-        "dataset": args.dataset, "noise_factor": args.noise_factor, "epochs": args.epochs,
-        "batch_size": args.batch_size, "seeds": args.seeds, "device": device,
-        "train_images": len(data.x_train), "test_images": len(data.x_test), "notes": notes,
-        "verdict": answer, "results": [vars(r) for r in results]})
-    plots.image_rows(rows, out / "comparison.png", titles=titles,
-                     suptitle=f"{args.dataset}, noise {args.noise_factor:g}: PSNR of each test image")
-    energies = {r.method: r.checkerboard for r in results if r.kind == "neural"}
-    plots.error_maps(error_images, out / "artifacts.png", energies)
-    print("\n" + compare.results_table(results) + "\n\n" + answer)
-    for name in ("results.md", "results.json", "comparison.png", "artifacts.png"):
-        print(f"wrote {out / name}")
+    try:
+        compare_all(args, data, policy)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the finished trainings are saved in {args.output_dir / PROGRESS_FILE}; "
+              "run the same command again to train only the rest", file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

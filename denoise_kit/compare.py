@@ -1,15 +1,27 @@
-"""Statistics, verdict and checkerboard measure for compare_decoders.py."""
+"""Statistics, verdict and checkerboard measure for compare_decoders.py.
+
+Every decoder is trained with the same seeds, so two decoders are compared
+seed by seed: the per-seed PSNR differences cancel what a seed does to both
+(the same initial weights' luck, the same noise and shuffling order). A gap
+counts only when the 95% confidence interval of the mean paired difference,
+mean ± t × standard error with Student's t for seeds - 1 degrees of freedom,
+leaves out 0; otherwise it is a tie.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+CHECKERBOARD_PERIODS = (2, 4)  # A 28->7->28 decoder has two stride-2 layers: periods 2 and 4.
+
 
 @dataclass
 class Result:
-    """One method's scores; neural methods have one entry per seed."""
+    """One method's scores; neural methods have one entry per seed, in `seeds` order."""
 
     method: str
     kind: str  # "neural" or "classical"
@@ -20,6 +32,7 @@ class Result:
     images_per_second: list[float] = field(default_factory=list)
     inference_ms: list[float] = field(default_factory=list)
     checkerboard: float | None = None
+    seeds: list[int] = field(default_factory=list)
 
     @property
     def psnr_mean(self) -> float:
@@ -29,31 +42,85 @@ class Result:
     def psnr_sd(self) -> float:
         return mean_sd(self.psnr)[1]
 
+    def psnr_by_seed(self) -> dict[int, float]:
+        return dict(zip(self.seeds, self.psnr, strict=True))
 
-def mean_sd(values: list[float]) -> tuple[float, float]:
+
+def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     values = np.asarray(values, dtype=float)
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
-def checkerboard_energy(image: np.ndarray) -> float:
-    """Share of an image's (mean-removed) spectral power at the stride-2
-    frequencies: half the sampling rate along rows, columns or both. About 1
-    for a pattern that repeats every 2 pixels, about 0 for a smooth image."""
-    image = np.asarray(image, dtype=float).squeeze()
-    power = np.abs(np.fft.fft2(image - image.mean())) ** 2
-    total = power.sum()
-    if total == 0:
-        return 0.0
-    half_h, half_w = image.shape[0] // 2, image.shape[1] // 2
-    return float((power[half_h, 0] + power[0, half_w] + power[half_h, half_w]) / total)
+# ------------------------------------------------------------------ paired statistics
 
 
-def compare_two(better: Result, other: Result) -> tuple[float, float, bool]:
-    """PSNR difference, the larger seed spread of the two, and whether it is a tie."""
-    difference = better.psnr_mean - other.psnr_mean
-    spread = max(better.psnr_sd, other.psnr_sd)
-    return difference, spread, difference <= spread
+def t_critical_95(degrees_of_freedom: int) -> float:
+    """Two-sided 95% critical value of Student's t (12.71 for 1, 4.30 for 2, ...)."""
+    from scipy import stats  # Imported here: only the verdict needs it.
+
+    return float(stats.t.ppf(0.975, degrees_of_freedom))
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Statistics of the per-seed differences a - b."""
+
+    differences: tuple[float, ...]
+    mean: float
+    sd: float  # Sample standard deviation of the differences.
+    se: float  # Standard error of their mean: sd / sqrt(n).
+    margin: float  # Half-width of the 95% confidence interval: t × se (inf for one seed).
+
+    @property
+    def n(self) -> int:
+        return len(self.differences)
+
+    @property
+    def tie(self) -> bool:
+        """True when the 95% interval of the mean difference includes 0."""
+        return abs(self.mean) <= self.margin
+
+
+def paired_differences(a: Mapping[int, float], b: Mapping[int, float]) -> list[float]:
+    """a[seed] - b[seed] for every seed both have, in seed order."""
+    return [a[seed] - b[seed] for seed in sorted(set(a) & set(b))]
+
+
+def paired_stats(differences: Sequence[float]) -> Paired:
+    """Mean, standard deviation, standard error and 95% margin of paired differences."""
+    if not differences:
+        raise ValueError("no paired differences: the two results share no seed")
+    mean, sd = mean_sd(differences)
+    n = len(differences)
+    se = sd / math.sqrt(n)
+    margin = t_critical_95(n - 1) * se if n > 1 else math.inf
+    return Paired(tuple(float(d) for d in differences), mean, sd, se, margin)
+
+
+def compare_two(better: Result, other: Result) -> Paired:
+    """Paired PSNR statistics of `better` - `other` over their shared seeds."""
+    return paired_stats(paired_differences(better.psnr_by_seed(), other.psnr_by_seed()))
+
+
+# --------------------------------------------------------------------------- verdict
+
+TIE_RULE = ("Decoders are compared seed by seed (all are trained with the same seeds): a gap "
+            "counts when the 95% confidence interval of the mean per-seed PSNR difference "
+            "(mean ± t × standard error, Student's t with seeds - 1 degrees of freedom) leaves "
+            "out 0; otherwise it is a tie.")
+
+
+def _compared_line(other: Result, paired: Paired) -> str:
+    if paired.n < 2:
+        return (f"  {other.method}: {paired.mean:.2f} dB behind; with one seed there is no "
+                "spread to judge it by (use --seeds 3).")
+    low, high = paired.mean - paired.margin, paired.mean + paired.margin
+    spread = (f"per-seed differences {min(paired.differences):.2f} to {max(paired.differences):.2f} dB, "
+              f"standard deviation {paired.sd:.3f}, 95% interval {low:.2f} to {high:.2f} dB")
+    if paired.tie:
+        return f"  {other.method}: a tie ({paired.mean:.2f} dB behind on average; {spread})."
+    return f"  {other.method}: {paired.mean:.2f} dB behind, beyond the seed-to-seed spread ({spread})."
 
 
 def verdict(results: list[Result], dataset: str, noise_factor: float) -> str:
@@ -61,20 +128,9 @@ def verdict(results: list[Result], dataset: str, noise_factor: float) -> str:
     neural = sorted((r for r in results if r.kind == "neural"), key=lambda r: -r.psnr_mean)
     classical = sorted((r for r in results if r.kind == "classical"), key=lambda r: -r.psnr_mean)
     best = neural[0]
-    seeds = len(best.psnr)
     lines = [f"On {dataset} with noise {noise_factor:g}, {best.method} scores best: "
-             f"{best.psnr_mean:.2f} ± {best.psnr_sd:.2f} dB over {seeds} seed(s)."]
-    for other in neural[1:]:
-        difference, spread, tie = compare_two(best, other)
-        if seeds < 2:
-            lines.append(f"  {other.method}: {difference:.2f} dB behind; with one seed there is no "
-                         "spread to judge it by (use --seeds 3).")
-        elif tie:
-            lines.append(f"  {other.method}: a tie ({difference:.2f} dB behind, within the seed "
-                         f"spread of {spread:.2f} dB).")
-        else:
-            lines.append(f"  {other.method}: {difference:.2f} dB behind, more than the seed "
-                         f"spread of {spread:.2f} dB.")
+             f"{best.psnr_mean:.2f} ± {best.psnr_sd:.2f} dB over {len(best.psnr)} seed(s)."]
+    lines += [_compared_line(other, compare_two(best, other)) for other in neural[1:]]
     if classical:
         top = classical[0]
         worst = neural[-1]
@@ -85,6 +141,17 @@ def verdict(results: list[Result], dataset: str, noise_factor: float) -> str:
             lines.append(f"The best classical filter ({top.method}, {top.psnr_mean:.2f} dB) beats "
                          f"{worst.method} ({worst.psnr_mean:.2f} dB): train longer.")
     return "\n".join(lines)
+
+
+def sweep_summary(levels: Mapping[float, list[Result]]) -> str:
+    """One line on how the ranking of the decoders moves with the noise level."""
+    winners = {noise: max((r for r in results if r.kind == "neural"), key=lambda r: r.psnr_mean).method
+               for noise, results in sorted(levels.items())}
+    noises = ", ".join(f"{noise:g}" for noise in winners)
+    if len(set(winners.values())) == 1:
+        return f"At every noise level ({noises}), {next(iter(winners.values()))} scores best."
+    each = "; ".join(f"{noise:g}: {method}" for noise, method in winners.items())
+    return f"The best decoder changes with the noise level ({each})."
 
 
 def results_table(results: list[Result]) -> str:
@@ -104,3 +171,92 @@ def results_table(results: list[Result]) -> str:
                      f"{cell(r.train_seconds, 1)} | {cell(r.images_per_second, 0)} | "
                      f"{cell(r.inference_ms, 3)} | {board} |")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- checkerboard
+# A stride-2 layer can leave a pattern that repeats every 2 pixels; two of them
+# in a row (7 -> 14 -> 28) one that repeats every 4. In an image's spectrum
+# those patterns sit at a few frequency bins: period p along an axis of n
+# pixels is bin n/p (and its mirror n - n/p). The measure is the share of an
+# error image's power (its mean removed, so the DC bin is left out) that falls
+# on those bins, along rows, columns or both, averaged over the images. It is
+# computed per image because a pattern whose phase differs from image to image
+# cancels out of the mean error image but not out of each image's spectrum.
+
+
+def stride_frequency_mask(shape: tuple[int, int],
+                          periods: Sequence[int] = CHECKERBOARD_PERIODS) -> np.ndarray:
+    """Boolean (H, W) mask of the FFT bins where patterns of the given periods
+    (along rows, columns or both) put their power; the DC bin is excluded."""
+    def bins(n: int) -> np.ndarray:
+        chosen = np.zeros(n, dtype=bool)
+        chosen[0] = True  # Frequency 0 along this axis: a pattern along the other axis only.
+        for period in periods:
+            k = round(n / period)
+            chosen[k % n] = chosen[(n - k) % n] = True
+        return chosen
+
+    mask = bins(shape[0])[:, np.newaxis] & bins(shape[1])[np.newaxis, :]
+    mask[0, 0] = False
+    return mask
+
+
+def white_noise_share(shape: tuple[int, int], periods: Sequence[int] = CHECKERBOARD_PERIODS) -> float:
+    """The checkerboard share expected by chance: white noise spreads its power
+    evenly over the bins, so the share is (bins of those periods) / (non-DC bins);
+    15 / 783 = 0.0192 for 28x28 images and periods 2 and 4."""
+    height, width = shape
+    return float(stride_frequency_mask(shape, periods).sum() / (height * width - 1))
+
+
+def error_power_shares(errors: np.ndarray) -> np.ndarray:
+    """Each image's power spectrum (mean removed) divided by its total power,
+    shape (N, H, W); an image with no error at all gets zeros."""
+    errors = np.asarray(errors, dtype=np.float64)
+    if errors.ndim == 4:
+        errors = errors[..., 0]
+    if errors.ndim == 2:
+        errors = errors[np.newaxis]
+    centred = errors - errors.mean(axis=(1, 2), keepdims=True)
+    power = np.abs(np.fft.fft2(centred)) ** 2
+    total = power.sum(axis=(1, 2), keepdims=True)
+    return np.divide(power, total, out=np.zeros_like(power), where=total > 0)
+
+
+def mean_error_spectrum(errors: np.ndarray) -> np.ndarray:
+    """(H, W) mean over images of each image's power share per frequency bin
+    (images with no error left out); sums to 1 unless every image is perfect."""
+    shares = error_power_shares(errors)
+    has_error = shares.sum(axis=(1, 2)) > 0
+    if not has_error.any():
+        return np.zeros(shares.shape[1:])
+    return shares[has_error].mean(axis=0)
+
+
+def checkerboard_share(errors: np.ndarray, periods: Sequence[int] = CHECKERBOARD_PERIODS) -> float:
+    """Share of each error image's power at the stride frequencies, averaged
+    over images: about 1 for a pure period-2 or period-4 pattern,
+    `white_noise_share` for white noise, about 0 for a smooth error."""
+    spectrum = mean_error_spectrum(errors)
+    return float(spectrum[stride_frequency_mask(spectrum.shape, periods)].sum())
+
+
+# ------------------------------------------------------------------------ time left
+
+
+def time_left(seconds_per_finished: Sequence[float], done: int, total: int) -> float | None:
+    """Seconds left: the mean time of the trainings finished in this run times
+    the ones still to do (`done` counts skipped ones too); None before the first."""
+    if not seconds_per_finished:
+        return None
+    return float(np.mean(seconds_per_finished)) * max(total - done, 0)
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '3 min', '1 h 05 min'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"

@@ -190,6 +190,8 @@ def error_maps(levels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray, f
     fig, axes = plt.subplots(2 * len(levels), len(names), figsize=(2.7 * len(names) + 1.2, 5.6 * len(levels)),
                              squeeze=False, layout="constrained")
     marked = np.argwhere(np.fft.fftshift(stride_mask))
+    zero_frequency = np.zeros(stride_mask.shape, dtype=bool)  # Removed with the mean: drawn grey.
+    zero_frequency[stride_mask.shape[0] // 2, stride_mask.shape[1] // 2] = True
     for i, (label, row) in enumerate(levels.items()):
         error_axes, spectrum_axes = axes[2 * i], axes[2 * i + 1]
         for col, name in enumerate(names):
@@ -201,8 +203,8 @@ def error_maps(levels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray, f
             error_axes[col].set_title(name if i == 0 else "", fontsize=9)
             ax = spectrum_axes[col]
             cmap = matplotlib.colormaps["magma"].with_extremes(bad="lightgrey", under="black")
-            spectrum = ax.imshow(np.ma.masked_equal(relative[label][name], 0), cmap=cmap, norm=norm,
-                                 interpolation="nearest")
+            spectrum = ax.imshow(np.ma.masked_array(relative[label][name], mask=zero_frequency), cmap=cmap,
+                                 norm=norm, interpolation="nearest")
             for r, c in marked:
                 ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor="cyan", linewidth=0.8))
             _period_ticks(ax, stride_mask.shape)
@@ -212,9 +214,9 @@ def error_maps(levels: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray, f
         fig.colorbar(shown, ax=error_axes.tolist(), shrink=0.9, label="denoised - clean")
         fig.colorbar(spectrum, ax=spectrum_axes.tolist(), shrink=0.9, extend="min",
                      label="power relative to white noise")
-    fig.suptitle("Errors of each decoder (means over seeds). Outlined: frequencies of patterns repeating\n"
-                 f"every 2 or 4 pixels; white noise puts {white_share:.4f} of its power there, "
-                 "a checkerboard most")
+    fig.suptitle("Errors of each decoder, means over seeds. Outlined: the frequencies of patterns that "
+                 "repeat\nevery 2 or 4 pixels, where a checkerboard puts its power "
+                 f"(white noise puts {white_share:.4f} of its power there)")
     return save_figure(fig, path)
 
 
