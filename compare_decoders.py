@@ -20,9 +20,7 @@ command again to train only the rest.
 """
 
 import argparse
-import base64
 import json
-import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -34,7 +32,7 @@ import numpy as np
 
 import denoise_transpose_mnist as transpose_script
 import denoise_upsampling_notmnist as upsampling_script
-from denoise_kit import baselines, cli, compare, datasets, files, metrics, plots, training
+from denoise_kit import baselines, cli, compare, datasets, files, finished_work, metrics, plots, training
 from denoise_kit.errors import ConfigError
 
 # ## Configuration
@@ -67,30 +65,7 @@ DECODERS = {
 }
 
 
-# ## Training, timed at full speed
-# The first call into a compiled training graph builds and traces it, which
-# can take longer than many steps. The timer starts the clock when that call
-# returns and counts the steps it covered at the speed of the others.
-
-
-class WarmTimer(keras.callbacks.Callback):
-    """Training seconds without building and tracing the graph (`seconds`)."""
-
-    def on_train_begin(self, logs=None):
-        self._begin = time.perf_counter()
-        self._first_done = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._first_done is None:
-            self._first_done = time.perf_counter()
-            self._first_steps = int(self.model.optimizer.iterations)
-
-    def on_train_end(self, logs=None):
-        end, steps = time.perf_counter(), int(self.model.optimizer.iterations)
-        if self._first_done is None or steps <= self._first_steps:
-            self.seconds = end - self._begin  # A single call into the graph: nothing to separate.
-        else:
-            self.seconds = (end - self._first_done) * steps / (steps - self._first_steps)
+# ## Training, timed at full speed (training.WarmTimer leaves out building and tracing the graph)
 
 
 def train(build, data, args, seed):
@@ -100,75 +75,16 @@ def train(build, data, args, seed):
     denoiser = build()
     steps = args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
     model = transpose_script.fresh_noise_trainer(denoiser, args.noise_factor, seed, steps)
-    timer = WarmTimer()
+    timer = training.WarmTimer()
     model.fit(data.x_train, data.x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0,
               callbacks=[timer])
     return denoiser, timer.seconds
-
-
-def denoise_timed(denoiser, x_noisy):
-    """The denoised images and the warm inference time in milliseconds per image.
-
-    The warm-up runs the model on a few images with the batch shapes of the
-    timed run (full batches and the last, shorter one), so no backend traces or
-    compiles anything while the clock runs.
-    """
-    remainder = len(x_noisy) % INFERENCE_BATCH if len(x_noisy) > INFERENCE_BATCH else 0
-    denoiser.predict(x_noisy[: min(len(x_noisy), INFERENCE_BATCH) + remainder],
-                     batch_size=INFERENCE_BATCH, verbose=0)
-    start = time.perf_counter()
-    denoised = denoiser.predict(x_noisy, batch_size=INFERENCE_BATCH, verbose=0)
-    return denoised, 1000 * (time.perf_counter() - start) / len(x_noisy)
-
-
-class _WithoutRetracingNotices(logging.Filter):
-    def filter(self, record):
-        return "triggered tf.function retracing" not in record.getMessage()
-
-
-def quiet_retracing_notices():
-    """Every decoder and seed is a new model, whose training and predict
-    functions must be traced once. TensorFlow counts traces by source line
-    across all models and, after five in a few calls, warns of "retracing":
-    here a false alarm, so that one notice is dropped (every other still shows)."""
-    logging.getLogger("tensorflow").addFilter(_WithoutRetracingNotices())
 
 
 # ## Finished work, saved as it is done
 # progress.json holds every finished training and classical score, keyed by
 # noise level, method and seed, under the settings they were made with. A run
 # with the same settings skips them; other settings start a fresh file.
-
-
-class Progress:
-    """progress.json: `entries` by key, saved (atomically) after each one."""
-
-    def __init__(self, path, settings):
-        self.path, self.settings, self.entries = path, settings, {}
-        if not path.is_file():
-            return
-        try:
-            saved = json.loads(path.read_text())
-        except ValueError:
-            saved = None
-        if not isinstance(saved, dict):
-            print(f"{path} is not readable JSON: starting afresh (it is replaced after the first result)")
-            return
-        if saved.get("settings") == settings:
-            self.entries = saved.get("entries", {})
-            return
-        old = saved.get("settings") or {}
-        changed = ", ".join(f"{k} {old.get(k)} -> {settings.get(k)}"
-                            for k in sorted(set(old) | set(settings)) if old.get(k) != settings.get(k))
-        print(f"{path} holds results made with other settings ({changed}): starting afresh "
-              "(it is replaced after the first result)")
-
-    def get(self, key):
-        return self.entries.get(key)
-
-    def save(self, key, entry):
-        self.entries[key] = entry
-        files.write_json(self.path, {"settings": self.settings, "entries": self.entries})
 
 
 def run_settings(args, data, policy):
@@ -181,27 +97,6 @@ def run_settings(args, data, policy):
                     train_images=len(data.x_train), test_images=len(data.x_test),
                     tuning_images=TUNING_IMAGES)
     return json.loads(json.dumps(settings, default=str))  # As a saved copy reads back: comparable.
-
-
-def packed(array, dtype="float32"):
-    """An array in a few bytes of JSON: its shape, dtype and raw bytes in base64
-    (as nested lists, the indented JSON would take a line per number)."""
-    array = np.ascontiguousarray(array, dtype=dtype)
-    return {"shape": list(array.shape), "dtype": dtype, "base64": base64.b64encode(array.tobytes()).decode()}
-
-
-def unpacked(value):
-    data = np.frombuffer(base64.b64decode(value["base64"]), dtype=value["dtype"])
-    return data.reshape(value["shape"])
-
-
-def packed_images(images):
-    """Shown images to 8 bits: all a picture needs."""
-    return packed(np.round(np.clip(images, 0, 1) * 255), "uint8")
-
-
-def unpacked_images(value):
-    return unpacked(value).astype(np.float32) / 255
 
 
 # ## One noise level: the test noise and everything scored on it
@@ -254,7 +149,7 @@ def score_classical(level, data, methods, progress):
             tuned = baselines.tune(method, level.tuning_clean, level.tuning_noisy)
             denoised, ms = baselines.apply(tuned, level.x_noisy)
             entry = {"value": tuned.value, "inference_ms": ms, **scores(data.x_test, denoised),
-                     "shown": packed_images(denoised[:SHOWN])}
+                     "shown": finished_work.packed_images(denoised[:SHOWN])}
             progress.save(key, entry)
         print(f"  {method.name:30} {method.parameter} = {entry['value']:g}: "
               f"{entry['psnr']:.2f} dB", flush=True)
@@ -262,7 +157,7 @@ def score_classical(level, data, methods, progress):
             method.name, "classical", f"{method.parameter} = {entry['value']:g}", [entry["psnr"]],
             [entry["ssim"]], inference_ms=[entry["inference_ms"]], checkerboard=entry["checkerboard"]))
         row_label = method.name.split(" (")[0].replace(" ", "\n", 1)
-        level.shown.append((row_label, unpacked_images(entry["shown"])))
+        level.shown.append((row_label, finished_work.unpacked_images(entry["shown"])))
 
 
 # ## The four decoders, each trained with every seed
@@ -272,14 +167,14 @@ def score_decoder(build, level, data, args, seed):
     """Train one decoder at one noise level with one seed; its scores as a dict."""
     level_args = argparse.Namespace(**{**vars(args), "noise_factor": level.noise_factor})
     denoiser, seconds = train(build, data, level_args, seed)
-    denoised, ms = denoise_timed(denoiser, level.x_noisy)
+    denoised, ms = training.predict_timed(denoiser, level.x_noisy, INFERENCE_BATCH)
     error = denoised - data.x_test
     entry = {"train_seconds": seconds, "images_per_second": len(data.x_train) * args.epochs / seconds,
              "inference_ms": ms, "params": denoiser.count_params(), **scores(data.x_test, denoised),
-             "mean_error": packed(error.mean(axis=0)[..., 0]),
-             "spectrum": packed(compare.mean_error_spectrum(error))}
+             "mean_error": finished_work.packed(error.mean(axis=0)[..., 0]),
+             "spectrum": finished_work.packed(compare.mean_error_spectrum(error))}
     if seed == args.seed:
-        entry["shown"] = packed_images(denoised[:SHOWN])
+        entry["shown"] = finished_work.packed_images(denoised[:SHOWN])
     return entry
 
 
@@ -323,11 +218,11 @@ def add_decoder_result(level, name, entries, seeds):
         name, "neural", f"{entries[0]['params']:,}", column("psnr"), column("ssim"),
         column("train_seconds"), column("images_per_second"), column("inference_ms"),
         checkerboard=float(np.mean(column("checkerboard"))), seeds=list(seeds)))
-    level.errors[name] = (np.mean([unpacked(e["mean_error"]) for e in entries], axis=0),
-                          np.mean([unpacked(e["spectrum"]) for e in entries], axis=0),
+    level.errors[name] = (np.mean([finished_work.unpacked(e["mean_error"]) for e in entries], axis=0),
+                          np.mean([finished_work.unpacked(e["spectrum"]) for e in entries], axis=0),
                           float(np.mean(column("checkerboard"))))
     row_label = name.replace(" + Conv2D", "").replace(" ", "\n", 1)
-    level.shown.append((row_label, unpacked_images(entries[0]["shown"])))
+    level.shown.append((row_label, finished_work.unpacked_images(entries[0]["shown"])))
 
 
 # ## The whole comparison
@@ -335,7 +230,7 @@ def add_decoder_result(level, name, entries, seeds):
 
 def compare_all(args, data, policy):
     """Score every method at every noise level, saving as it goes; write the results."""
-    progress = Progress(args.output_dir / PROGRESS_FILE, run_settings(args, data, policy))
+    progress = finished_work.FinishedWork(args.output_dir / PROGRESS_FILE, run_settings(args, data, policy))
     levels = [make_level(data, noise) for noise in args.noise_factors]
     methods, notes = baselines.available_methods()
     for level in levels:
@@ -476,7 +371,7 @@ def parse_args(argv=None):
 def main():
     args = parse_args()
     plots.setup_matplotlib()
-    quiet_retracing_notices()
+    training.quiet_retracing_notices()
     policy = training.set_precision(args.precision)
     data = datasets.denoising_splits(args.dataset, args.data_dir, limit=args.limit)
     cli.check_training_args(args, len(data.x_train))

@@ -15,7 +15,7 @@ import pytest
 from conftest import digits, write_mnist_idx
 
 import compare_decoders
-from denoise_kit import baselines, compare, datasets, metrics
+from denoise_kit import baselines, compare, datasets, metrics, training
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -226,8 +226,8 @@ class _FakeOptimizer:
 
 def test_training_seconds_leave_out_the_first_call_into_the_graph(monkeypatch):
     clock = iter([0.0, 10.0, 12.0])  # Begin; first call (16 steps, tracing) done; end after 16 more.
-    monkeypatch.setattr(compare_decoders.time, "perf_counter", lambda: next(clock))
-    timer = compare_decoders.WarmTimer()
+    monkeypatch.setattr(training.time, "perf_counter", lambda: next(clock))
+    timer = training.WarmTimer()
     timer.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     timer.model.optimizer = _FakeOptimizer()
     timer.on_train_begin()
@@ -242,21 +242,21 @@ def test_training_seconds_leave_out_the_first_call_into_the_graph(monkeypatch):
 def test_inference_is_timed_after_every_trace(monkeypatch):
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(1, 3, padding="same")])
     traces_when_timed = []
-    real_clock = compare_decoders.time.perf_counter
+    real_clock = training.time.perf_counter
 
     def clock():
         traces_when_timed.append(model.predict_function.experimental_get_tracing_count())
         return real_clock()
 
-    monkeypatch.setattr(compare_decoders.time, "perf_counter", clock)
+    monkeypatch.setattr(training.time, "perf_counter", clock)
     x = np.zeros((compare_decoders.INFERENCE_BATCH + 20, 28, 28, 1), dtype=np.float32)
-    denoised, ms = compare_decoders.denoise_timed(model, x)
+    denoised, ms = training.predict_timed(model, x, compare_decoders.INFERENCE_BATCH)
     assert denoised.shape == x.shape and ms > 0
     assert len(traces_when_timed) == 2 and traces_when_timed[0] == traces_when_timed[1] > 0
 
 
 def test_only_retracing_notices_are_dropped():
-    keep = compare_decoders._WithoutRetracingNotices()
+    keep = training.WithoutRetracingNotices()
 
     def record(message):
         return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
