@@ -152,8 +152,8 @@ def main():
         steps = args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
         model = fresh_noise_trainer(denoiser, args.noise_factor, args.seed, steps, args.learning_rate)
     denoiser.summary()  # Watch the shapes: 28x28 -> 14x14 -> 7x7 -> 14x14 -> 28x28.
-    device = training.announce(denoiser, policy, data.x_train, data.x_val, data.x_test,
-                               training.steps_per_execution(STEPS_PER_EXECUTION))
+    device = training.announce(denoiser, data, policy=policy,
+                               steps_per_execution=training.steps_per_execution(STEPS_PER_EXECUTION))
 
     # ## Training: the clean images are the targets; the noise is added inside the model.
     title = f"Conv2DTranspose denoiser on {args.dataset}, noise {args.noise_factor:g}"
@@ -175,8 +175,8 @@ def main():
 
     # ## Results: how much cleaner is the test set?
     x_test_denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)
-    report.finish(args, denoiser, data, x_test_noisy, x_test_denoised, device, settings,
-                  loss_name="binary cross-entropy", title=title)
+    report.finish(args, denoiser, data, noisy=x_test_noisy, denoised=x_test_denoised,
+                  device=device, settings=settings, title=title, loss_name="binary cross-entropy")
 
 
 if __name__ == "__main__":

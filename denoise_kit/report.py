@@ -106,7 +106,7 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
         print(f"{name:>16}: {shown}")
 
 
-def finish(args: Any, denoiser, data, noisy: np.ndarray, denoised: np.ndarray,
+def finish(args: Any, denoiser, data, *, noisy: np.ndarray, denoised: np.ndarray,
            device: str, settings: dict[str, Any], title: str,
            loss_name: str = "loss") -> dict[str, Any]:
     """Score the test set, write every result file (metrics.json with every

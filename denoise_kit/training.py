@@ -252,9 +252,10 @@ def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def announce(model: keras.Model, policy: str, x_train, x_val, x_test, steps: int = 1) -> str:
+def announce(model: keras.Model, data: Any, *, policy: str, steps_per_execution: int = 1) -> str:
     """Print the one line before training; return the device description."""
-    device = f"{describe_device(policy)}, {steps} step(s) per execution"
+    x_train, x_val, x_test = data.x_train, data.x_val, data.x_test
+    device = f"{describe_device(policy)}, {steps_per_execution} step(s) per execution"
     print(f"Training on {keras.backend.backend()}, {device}: {len(x_train):,} train / "
           f"{len(x_val):,} validation / {len(x_test):,} test images, "
           f"{model.count_params():,} parameters", flush=True)
