@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import signal
 import sys
 import textwrap
@@ -172,31 +171,3 @@ def run(main: Callable[[], object], resumable: bool = False) -> None:
                 else "nothing was lost: run the same command again to start over")
         print(f"\ninterrupted: {then}", file=sys.stderr)
         sys.exit(130)
-
-
-def quiet_tensorflow() -> None:
-    """Hide TensorFlow's C++ start-up chatter (call before importing keras).
-
-    TensorFlow 2.21 logs oneDNN and CUDA notices at start-up whatever
-    TF_CPP_MIN_LOG_LEVEL says, so stderr is silenced while it initialises.
-    Set TF_CPP_MIN_LOG_LEVEL=0 yourself to see everything (e.g. to debug a GPU
-    set-up); the scripts print the device they use either way.
-    """
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2") != "2":
-        return  # Asked for another level: show what TensorFlow prints.
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import tensorflow as tf
-
-        tf.config.list_physical_devices("GPU")  # Where the CUDA notices are printed.
-    except ImportError:
-        pass  # `import keras` right after reports it, with stderr back.
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
