@@ -7,7 +7,7 @@ same noisy test images, and says which wins and whether the difference is
 larger than the seed-to-seed spread.
 
 Run it:
-    python compare_decoders.py                      # MNIST, 10 epochs, 3 seeds
+    python compare_decoders.py                      # MNIST, 5 x 8,000 images, 3 seeds
     python compare_decoders.py --dataset notmnist --noise-factor 0.3
     python compare_decoders.py --noise-factors 0.2,0.5,0.8   # how it changes with the noise
     python compare_decoders.py --limit 1000 --epochs 2 --seeds 1   # a quick look
@@ -32,14 +32,26 @@ import numpy as np
 
 import denoise_transpose_mnist as transpose_script
 import denoise_upsampling_notmnist as upsampling_script
-from denoise_kit import baselines, cli, compare, datasets, files, finished_work, metrics, plots, training
+from denoise_kit import (
+    baselines,
+    batches,
+    cli,
+    compare,
+    datasets,
+    files,
+    finished_work,
+    metrics,
+    plots,
+    training,
+)
 from denoise_kit.errors import ConfigError
 
 # ## Configuration
 
 DATASET = "mnist"  # "mnist" or "notmnist"
 NOISE_FACTOR = 0.5
-EPOCHS = 10  # The same training budget for every decoder.
+EPOCHS = 5  # The same training budget for every decoder:
+IMAGES_PER_EPOCH = transpose_script.IMAGES_PER_EPOCH  # EPOCHS x IMAGES_PER_EPOCH noisy images.
 BATCH_SIZE = transpose_script.BATCH_SIZE
 SEEDS = 3  # Trainings per decoder, the same seeds for each; their spread decides what counts as a tie.
 SEED = transpose_script.SEED  # First training seed; the others follow it.
@@ -53,19 +65,28 @@ PROGRESS_FILE = "progress.json"  # Finished trainings, so an interrupted run res
 
 
 # ## The four decoders, built by the two denoising scripts' own functions
-# Kernel 4 gets narrower decoder layers (36 instead of 64 filters first) so that
-# all four have the same number of parameters.
+# All four get the UpSampling2D script's decoder widths (32 then 16 filters);
+# kernel 4 gets 18 filters first instead of 32, so that all four have the same
+# number of parameters.
 
+DECODER_FILTERS = upsampling_script.DECODER_FILTERS
 DECODERS = {
-    "Conv2DTranspose k3 s2": lambda: transpose_script.build_autoencoder(),
+    "Conv2DTranspose k3 s2": lambda: transpose_script.build_autoencoder(decoder_filters=DECODER_FILTERS),
     "Conv2DTranspose k4 s2": lambda: transpose_script.build_autoencoder(
-        decoder_kernel_size=4, decoder_filters=(36, transpose_script.FILTERS[0])),
-    "UpSampling2D nearest + Conv2D": lambda: upsampling_script.build_autoencoder(interpolation="nearest"),
-    "UpSampling2D bilinear + Conv2D": lambda: upsampling_script.build_autoencoder(interpolation="bilinear"),
+        decoder_kernel_size=4, decoder_filters=(18, DECODER_FILTERS[1])),
+    "UpSampling2D nearest + Conv2D": lambda: upsampling_script.build_autoencoder(
+        interpolation="nearest", decoder_filters=DECODER_FILTERS),
+    "UpSampling2D bilinear + Conv2D": lambda: upsampling_script.build_autoencoder(
+        interpolation="bilinear", decoder_filters=DECODER_FILTERS),
 }
 
 
 # ## Training, timed at full speed (training.WarmTimer leaves out building and tracing the graph)
+
+
+def steps_per_epoch(args):
+    steps_per_execution = training.steps_per_execution(transpose_script.STEPS_PER_EXECUTION)
+    return batches.steps_per_epoch(args.images_per_epoch, args.batch_size, steps_per_execution)
 
 
 def train(build, data, args, seed):
@@ -73,10 +94,11 @@ def train(build, data, args, seed):
     seconds without building and tracing the graph (see WarmTimer)."""
     keras.utils.set_random_seed(seed)
     denoiser = build()
-    steps = args.epochs * int(np.ceil(len(data.x_train) / args.batch_size))
-    model = transpose_script.fresh_noise_trainer(denoiser, args.noise_factor, seed, steps)
+    model = transpose_script.fresh_noise_trainer(denoiser, args.noise_factor, seed,
+                                                 total_steps=args.epochs * steps_per_epoch(args))
     timer = training.WarmTimer()
-    model.fit(data.x_train, data.x_train, epochs=args.epochs, batch_size=args.batch_size, verbose=0,
+    model.fit(batches.image_batches(data.x_train, batch_size=args.batch_size, seed=seed),
+              steps_per_epoch=steps_per_epoch(args), epochs=args.epochs, shuffle=False, verbose=0,
               callbacks=[timer])
     return denoiser, timer.seconds
 
@@ -169,7 +191,8 @@ def score_decoder(build, level, data, args, seed):
     denoiser, seconds = train(build, data, level_args, seed)
     denoised, ms = training.predict_timed(denoiser, level.x_noisy, INFERENCE_BATCH)
     error = denoised - data.x_test
-    entry = {"train_seconds": seconds, "images_per_second": len(data.x_train) * args.epochs / seconds,
+    trained_images = args.epochs * steps_per_epoch(args) * args.batch_size
+    entry = {"train_seconds": seconds, "images_per_second": trained_images / seconds,
              "inference_ms": ms, "params": denoiser.count_params(), **scores(data.x_test, denoised),
              "mean_error": finished_work.packed(error.mean(axis=0)[..., 0]),
              "spectrum": finished_work.packed(compare.mean_error_spectrum(error))}
@@ -350,7 +373,8 @@ def noise_factors_of(args):
 
 
 def parse_args(argv=None):
-    parser = cli.training_parser(__file__, __doc__, epochs=EPOCHS, batch_size=BATCH_SIZE,
+    parser = cli.training_parser(__file__, __doc__, epochs=EPOCHS, images_per_epoch=IMAGES_PER_EPOCH,
+                                 batch_size=BATCH_SIZE,
                                  noise_factor=NOISE_FACTOR, seed=SEED, dataset=DATASET, precision=PRECISION)
     parser.add_argument("--seeds", type=int, default=SEEDS,
                         help="trainings per decoder, with seeds SEED, SEED+1, ... for every decoder")

@@ -7,6 +7,7 @@ import argparse
 import math
 import signal
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,7 @@ def int_list(text: str) -> tuple[int, ...]:
 
 def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_size: int,
                     noise_factor: float, seed: int, dataset: str, precision: str,
+                    images_per_epoch: int | None = None,
                     filters: tuple[int, ...] | None = None, kernel_size: int | None = None,
                     learning_rate: float | None = None) -> argparse.ArgumentParser:
     """The flags every training script shares, defaulting to its constants."""
@@ -82,6 +84,9 @@ def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_siz
     parser.add_argument("--dataset", choices=sorted(CLASS_NAMES), default=dataset,
                         help="which images to denoise")
     parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    if images_per_epoch is not None:
+        parser.add_argument("--images-per-epoch", type=int, default=images_per_epoch,
+                            help="noisy images per epoch, whatever the dataset's size")
     parser.add_argument("--batch-size", type=int, default=batch_size, help="images per training step")
     parser.add_argument("--noise-factor", type=float, default=noise_factor,
                         help="standard deviation of the Gaussian noise (images are in [0, 1])")
@@ -133,11 +138,19 @@ def check_training_args(args: argparse.Namespace, n_train: int | None = None) ->
         raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
     if args.batch_size < 1:
         raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
+    images_per_epoch = getattr(args, "images_per_epoch", None)
+    if images_per_epoch is not None and images_per_epoch < args.batch_size:
+        raise ConfigError(f"--images-per-epoch must be at least the batch size ({args.batch_size}), "
+                          f"got {images_per_epoch}")
     if not (math.isfinite(args.noise_factor) and args.noise_factor >= 0):
         raise ConfigError(f"--noise-factor must be a number, 0 or more, got {args.noise_factor}")
     learning_rate = getattr(args, "learning_rate", None)
     if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
         raise ConfigError(f"--learning-rate must be a number above 0, got {learning_rate}")
+    decoder_filters = getattr(args, "decoder_filters", None)
+    if decoder_filters is not None and len(decoder_filters) != len(args.filters):
+        raise ConfigError(f"--decoder-filters needs one value per encoder level ({len(args.filters)}), "
+                          f"got {','.join(map(str, decoder_filters))}")
     kernel_size = getattr(args, "kernel_size", None)
     if kernel_size is not None and kernel_size < 1:
         raise ConfigError(f"--kernel-size must be at least 1, got {kernel_size}")
@@ -146,11 +159,24 @@ def check_training_args(args: argparse.Namespace, n_train: int | None = None) ->
                           f"got {args.limit}")
     if args.output_dir.exists() and not args.output_dir.is_dir():
         raise ConfigError(f"--output-dir {args.output_dir} is a file, not a folder: choose another path")
+    if not getattr(args, "denoise", None):
+        check_writable(args.output_dir, "--output-dir")
     if n_train is not None and args.batch_size > n_train:
         raise ConfigError(
             f"batch size {args.batch_size} is larger than the {n_train:,} training images: "
             "lower --batch-size or raise --limit"
         )
+
+
+def check_writable(folder: Path, flag: str) -> None:
+    """Make `folder` if needed and prove a file can be written there, before any training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ConfigError(f"{flag} {folder} can't be written to ({error.strerror}): "
+                          "choose a folder you can write to") from None
 
 
 def _raise_interrupt(signum, frame):

@@ -80,7 +80,7 @@ def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, 
     return paths
 
 
-def training_time(output_dir: str | os.PathLike[str], train_images: int) -> dict[str, float]:
+def training_time(output_dir: str | os.PathLike[str], images_per_epoch: int) -> dict[str, float]:
     """Epochs run, seconds and images per second, summed over the CSV log."""
     log = read_log(Path(output_dir) / "training_log.csv")
     seconds = float(sum(log.get("epoch_seconds", [])))
@@ -88,7 +88,7 @@ def training_time(output_dir: str | os.PathLike[str], train_images: int) -> dict
     return {
         "epochs_run": epochs,
         "train_seconds": round(seconds, 2),
-        "train_images_per_second": round(train_images * epochs / seconds, 1) if seconds else 0.0,
+        "train_images_per_second": round(images_per_epoch * epochs / seconds, 1) if seconds else 0.0,
     }
 
 
@@ -107,16 +107,17 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
 
 
 def finish(args: Any, denoiser, data, *, noisy: np.ndarray, denoised: np.ndarray,
-           device: str, settings: dict[str, Any], title: str,
-           loss_name: str = "loss") -> dict[str, Any]:
+           device: str, settings: dict[str, Any], title: str, loss_name: str = "loss",
+           images_per_epoch: int | None = None) -> dict[str, Any]:
     """Score the test set, write every result file (metrics.json with every
-    setting of the run) and print the closing table."""
+    setting of the run) and print the closing table. An epoch is one pass
+    over the training images unless `images_per_epoch` says otherwise."""
     import keras
 
     results = {
         **evaluate(data.x_test, noisy, denoised),
         "params": denoiser.count_params(),
-        **training_time(args.output_dir, len(data.x_train)),
+        **training_time(args.output_dir, images_per_epoch or len(data.x_train)),
         "backend": keras.backend.backend(),
         "device": device,
         "noise_factor": args.noise_factor,

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from denoise_kit.errors import ConfigError, UserError
 from denoise_kit.files import atomic_path, write_json
@@ -52,6 +53,19 @@ def gpu_names() -> list[str]:
 
         return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return []
+
+
+def cpu_model() -> str:
+    """The CPU's model name, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+'."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def cpu_has_native_bfloat16() -> bool:
@@ -135,11 +149,16 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     def _save_model(self):
         folder = Path(self.backup_dir)
         weights = folder / f"epoch-{self._current_epoch}.weights.h5"
-        self.model.save_weights(weights, overwrite=True)  # A new name: no complete file is touched.
+        random_state = folder / f"epoch-{self._current_epoch}.random-state.npz"
+        self.model.save_weights(weights, overwrite=True)  # New names: no complete file is touched.
+        with atomic_path(random_state) as tmp:
+            with open(tmp, "wb") as file:
+                np.savez(file, *[keras.ops.convert_to_numpy(v) for v in random_states(self.model)])
         write_json(folder / "training_metadata.json",
-                   {"epoch": self._current_epoch, "batch": 0, "weights": weights.name})
-        for old in folder.glob("epoch-*.weights.h5"):
-            if old != weights:
+                   {"epoch": self._current_epoch, "batch": 0, "weights": weights.name,
+                    "random_state": random_state.name})
+        for old in folder.glob("epoch-*"):
+            if old not in (weights, random_state):
                 old.unlink()
 
     def _load_model(self):
@@ -149,14 +168,33 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(Path(self.backup_dir) / metadata["weights"])
+        with np.load(Path(self.backup_dir) / metadata["random_state"]) as saved:
+            for variable, key in zip(random_states(self.model), saved.files, strict=True):
+                variable.assign(saved[key])
         self.model._initial_epoch = metadata["epoch"]
+
+
+def random_states(model: keras.Model) -> list:
+    """The SeedGenerator states of a model's layers (FreshNoise's, Dropout's...).
+
+    `save_weights` leaves them out, so a resumed run would start its noise
+    over from the seed; the backup keeps them beside the weights.
+    """
+    weights = {id(v) for v in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
+
+
+def finished_epochs(output_dir: str | os.PathLike[str]) -> int:
+    """Epochs the backup in `output_dir` holds: where a resumed run starts (0 if none)."""
+    metadata = read_backup_metadata(Path(output_dir) / BACKUP_DIR)
+    return 0 if metadata is None else int(metadata["epoch"])
 
 
 def read_backup_metadata(backup_dir: Path) -> dict[str, Any] | None:
     """The backup's metadata, or None if it holds no complete epoch."""
     try:
         metadata = json.loads((backup_dir / "training_metadata.json").read_text())
-        if (backup_dir / metadata["weights"]).is_file():
+        if all((backup_dir / metadata[key]).is_file() for key in ("weights", "random_state")):
             return metadata
     except (OSError, ValueError, KeyError, TypeError):
         pass

@@ -22,7 +22,8 @@ def test_denoiser_trains_and_scores_on_this_backend(tmp_path):
     env = {**os.environ, "MPLBACKEND": "Agg", "KERAS_HOME": str(tmp_path / "keras_home")}
     result = subprocess.run(
         [sys.executable, str(ROOT / "denoise_transpose_mnist.py"), "--data-dir", str(tmp_path / "data"),
-         "--output-dir", str(out), "--limit", "256", "--epochs", "2"],
+         "--output-dir", str(out), "--limit", "256", "--epochs", "2",
+         "--images-per-epoch", "256"],
         capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     backend = keras.backend.backend()

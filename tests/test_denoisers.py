@@ -109,6 +109,9 @@ def script_of(dataset):
 
 
 def run_script(dataset, data_dir, output_dir, *flags, check=True):
+    """Run a denoiser on small epochs (256 images) unless the flags say otherwise."""
+    if "--images-per-epoch" not in flags:
+        flags = (*flags, "--images-per-epoch", "256")
     env = {**os.environ, "KERAS_HOME": str(output_dir.parent / "keras_home"), "MPLBACKEND": "Agg"}
     result = subprocess.run(
         [sys.executable, str(ROOT / SCRIPTS[dataset]), "--data-dir", str(data_dir),
@@ -150,9 +153,12 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
     log_header = (out / "training_log.csv").read_text().splitlines()[0].split(",")
     assert {"psnr", "val_psnr", "loss", "val_loss"} <= set(log_header)
     # metrics.json records every setting of the run.
-    settings = results["settings"]
-    assert settings["filters"] == [32, 64] and settings["kernel_size"] == 3
-    assert settings["learning_rate"] == 0.002 and settings["precision"] == "auto"
+    settings, script = results["settings"], script_of(dataset)
+    assert settings["filters"] == list(script.FILTERS) and settings["kernel_size"] == script.KERNEL_SIZE
+    assert settings["learning_rate"] == script.LEARNING_RATE and settings["precision"] == "auto"
+    assert settings["images_per_epoch"] == 256 and settings["epochs"] == 2
+    # An epoch is a whole number of 16-step executions: 256 images at batch 32 round up to 512.
+    assert results["train_images_per_second"] == pytest.approx(2 * 512 / results["train_seconds"], rel=0.01)
     assert settings["dataset"] == dataset
     assert settings["test_noise_seed"] == script_of(dataset).TEST_NOISE_SEED
     assert "PSNR (dB)" in result.stdout and "metrics.json" in result.stdout
@@ -177,11 +183,13 @@ def test_same_seed_same_numbers(fixture_data, tmp_path):
     assert first["ssim_denoised"] == second["ssim_denoised"]
 
 
-def test_killed_run_resumes_at_the_next_epoch(fixture_data, tmp_path):
+def test_killed_run_resumes_exactly_where_it_stopped(fixture_data, tmp_path):
+    """SIGKILL after the first epoch, run again: the same numbers as a run never stopped."""
+    flags = ("--limit", "2000", "--epochs", "3", "--batch-size", "16", "--images-per-epoch", "1024")
     out = tmp_path / "out"
     env = {**os.environ, "MPLBACKEND": "Agg"}
     command = [sys.executable, str(ROOT / SCRIPTS["mnist"]), "--data-dir", str(fixture_data),
-               "--output-dir", str(out), "--limit", "2000", "--epochs", "3", "--batch-size", "16"]
+               "--output-dir", str(out), *flags]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     log = out / "training_log.csv"
     deadline = time.monotonic() + 240
@@ -202,7 +210,15 @@ def test_killed_run_resumes_at_the_next_epoch(fixture_data, tmp_path):
     assert "Epoch 2/3" in resumed.stdout and "Epoch 1/3" not in resumed.stdout
     epochs = [line.split(",")[0] for line in log.read_text().splitlines()[1:]]
     assert epochs == ["0", "1", "2"]
-    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 3
+
+    run_script("mnist", fixture_data, tmp_path / "never_stopped", *flags)
+    interrupted, uninterrupted = (json.loads((d / "metrics.json").read_text())
+                                  for d in (out, tmp_path / "never_stopped"))
+    for key in ("psnr_denoised", "ssim_denoised", "psnr_noisy", "epochs_run"):
+        assert interrupted[key] == uninterrupted[key], key
+    losses = [[row.split(",")[2:] for row in (d / "training_log.csv").read_text().splitlines()[1:]]
+              for d in (out, tmp_path / "never_stopped")]
+    assert losses[0] == losses[1]  # Loss, PSNR, validation loss and PSNR of every epoch.
 
 
 def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
@@ -211,7 +227,9 @@ def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
     out = tmp_path / "out"
     resumable_callbacks(out, {"epochs": 3})
     (out / "backup" / "epoch-1.weights.h5").write_bytes(b"weights")
-    (out / "backup" / "training_metadata.json").write_text('{"epoch": 1, "weights": "epoch-1.weights.h5"}')
+    (out / "backup" / "epoch-1.random-state.npz").write_bytes(b"state")
+    (out / "backup" / "training_metadata.json").write_text(
+        '{"epoch": 1, "weights": "epoch-1.weights.h5", "random_state": "epoch-1.random-state.npz"}')
     result = run_script("mnist", fixture_data, out, "--epochs", "2", "--limit", "256", check=False)
     assert result.returncode == 2
     assert "unfinished run with other settings" in result.stderr
@@ -227,7 +245,10 @@ def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
         (("--learning-rate", "0"), "--learning-rate must be a number above 0, got 0.0"),
         (("--learning-rate", "inf"), "--learning-rate must be a number above 0, got inf"),
         (("--kernel-size", "0"), "--kernel-size must be at least 1, got 0"),
-        (("--batch-size", "500", "--limit", "100"), "batch size 500 is larger than the 90 training images"),
+        (("--images-per-epoch", "8"), "--images-per-epoch must be at least the batch size (16), got 8"),
+        (("--images-per-epoch", "-1"), "--images-per-epoch must be at least the batch size (16), got -1"),
+        (("--batch-size", "500", "--limit", "100", "--images-per-epoch", "500"),
+         "batch size 500 is larger than the 90 training images"),
     ],
 )
 def test_bad_settings_give_one_line(flags, message, fixture_data, tmp_path):
@@ -236,6 +257,13 @@ def test_bad_settings_give_one_line(flags, message, fixture_data, tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert lines == [f"error: {message}"] or message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_decoder_filters_need_one_value_per_level(fixture_data, tmp_path):
+    result = run_script("notmnist", fixture_data, tmp_path / "out", "--filters", "8,16",
+                        "--decoder-filters", "8", check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "error: --decoder-filters needs one value per encoder level (2), got 8" in result.stderr
 
 
 def test_missing_data_gives_one_line(tmp_path):
@@ -265,6 +293,26 @@ def test_output_dir_that_is_a_file_gives_one_line(fixture_data, tmp_path):
     assert taken.read_text() == "mine"
 
 
+def unwritable_folder(tmp_path):
+    """A folder nobody may write to: permissions, or /proc for root, whom they don't stop."""
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        return locked / "out"
+    return Path("/proc/denoise-kit-test/out")
+
+
+@pytest.mark.parametrize("where", ["under a file", "unwritable"])
+def test_output_dir_that_cannot_be_written_gives_one_line(where, fixture_data, tmp_path):
+    (tmp_path / "a-file").write_text("mine")
+    out = tmp_path / "a-file" / "out" if where == "under a file" else unwritable_folder(tmp_path)
+    result = run_script("mnist", fixture_data, out, "--limit", "64", check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"error: --output-dir {out} can't be written to (" in result.stderr
+    assert "choose a folder you can write to" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "a-file").read_text() == "mine"
+
+
 def test_every_knob_is_a_flag_whose_default_is_the_constant():
     import argparse
     from unittest import mock
@@ -277,9 +325,14 @@ def test_every_knob_is_a_flag_whose_default_is_the_constant():
         assert args.learning_rate == script.LEARNING_RATE and args.precision == script.PRECISION
         assert args.epochs == script.EPOCHS and args.batch_size == script.BATCH_SIZE
         assert args.noise_factor == script.NOISE_FACTOR and args.dataset == script.DATASET
-    with mock.patch.object(sys, "argv", ["x", "--interpolation", "bilinear", "--filters", "8,16,16"]):
+        assert args.images_per_epoch == script.IMAGES_PER_EPOCH
+    with mock.patch.object(sys, "argv", ["x"]):
+        assert upsampling_script.parse_args().decoder_filters == upsampling_script.DECODER_FILTERS
+    with mock.patch.object(sys, "argv", ["x", "--interpolation", "bilinear", "--filters", "8,16,16",
+                                         "--decoder-filters", "16,8,4"]):
         args = upsampling_script.parse_args()
     assert args.interpolation == "bilinear" and args.filters == (8, 16, 16)
+    assert args.decoder_filters == (16, 8, 4)
 
 
 def test_help_starts_with_the_title(capsys):
@@ -296,11 +349,13 @@ def test_help_starts_with_the_title(capsys):
 def test_flags_change_the_model_that_is_trained(fixture_data, tmp_path):
     out = tmp_path / "out"
     run_script("notmnist", fixture_data, out, "--limit", "128", "--epochs", "1", "--filters", "8,16",
-               "--kernel-size", "5", "--interpolation", "bilinear", "--precision", "float32")
+               "--kernel-size", "5", "--interpolation", "bilinear", "--precision", "float32",
+               "--decoder-filters", "12,6")
     model = keras.models.load_model(out / "model.keras")
     convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
-    assert [c.filters for c in convs] == [8, 16, 16, 16, 8, 1]
-    assert all(c.kernel_size == (5, 5) for c in convs)
+    assert [c.filters for c in convs] == [8, 16, 16, 12, 6, 1]
+    assert all(c.kernel_size == (5, 5) for c in convs[:-1])
+    assert convs[-1].kernel_size == (1, 1)  # One grey value per pixel from the last feature maps.
     assert {layer.interpolation for layer in model.layers if hasattr(layer, "interpolation")} == {"bilinear"}
     results = json.loads((out / "metrics.json").read_text())
     assert "float32" in results["device"] and results["settings"]["interpolation"] == "bilinear"

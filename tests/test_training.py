@@ -11,7 +11,9 @@ from denoise_kit.errors import ConfigError
 
 
 def tiny_model():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    # GaussianNoise draws from a SeedGenerator, like the scripts' FreshNoise.
+    model = keras.Sequential([keras.Input((4,)), keras.layers.GaussianNoise(0.1, seed=5),
+                              keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     return model
 
@@ -51,9 +53,16 @@ def test_backup_resumes_from_its_last_complete_epoch(tmp_path):
     assert resumed._initial_epoch == 2
     for a, b in zip(model.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+    # The noise goes on where it stopped instead of starting over from the seed.
+    (state,) = training.random_states(model)
+    (restored,) = training.random_states(resumed)
+    assert keras.ops.convert_to_numpy(state)[1] > 0  # Two epochs of draws.
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(state), keras.ops.convert_to_numpy(restored))
+    assert training.finished_epochs(tmp_path) == 2
 
 
-@pytest.mark.parametrize("damage", ["", '{"epoch": 3', '{"epoch": 3, "weights": "missing.h5"}'])
+@pytest.mark.parametrize("damage", ["", '{"epoch": 3', '{"epoch": 3, "weights": "missing.h5"}',
+                                    '{"epoch": 3, "weights": "settings.json", "random_state": "gone.npz"}'])
 def test_a_damaged_backup_is_said_in_one_line_and_training_starts_afresh(tmp_path, capsys, damage):
     training.resumable_callbacks(tmp_path, {"run": 1})
     (tmp_path / "backup" / "training_metadata.json").write_text(damage)  # Killed mid-write.
@@ -63,6 +72,7 @@ def test_a_damaged_backup_is_said_in_one_line_and_training_starts_afresh(tmp_pat
     callbacks[0].set_model(model)
     callbacks[0].on_train_begin()
     assert getattr(model, "_initial_epoch", None) is None
+    assert training.finished_epochs(tmp_path) == 0
 
 
 def test_a_folder_the_project_did_not_make_is_never_deleted(tmp_path):
