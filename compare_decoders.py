@@ -21,6 +21,7 @@ command again to train only the rest.
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -367,8 +368,8 @@ def noise_factors_of(args):
     if not values:
         raise ConfigError(f"--noise-factors takes numbers separated by commas, e.g. 0.2,0.5,0.8; "
                           f"got {args.noise_factors!r}")
-    if min(values) < 0:
-        raise ConfigError(f"noise factors must be 0 or more, got {args.noise_factors}")
+    if not all(math.isfinite(v) and v >= 0 for v in values):
+        raise ConfigError(f"--noise-factors must be numbers, 0 or more, got {args.noise_factors}")
     return sorted(set(values))
 
 

@@ -59,7 +59,8 @@ class FreshNoise(layers.Layer):
     def __init__(self, noise_factor, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.noise_factor = noise_factor
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        # A keras.random.SeedGenerator that, on several devices, gives each its own noise.
+        self.seed_generator = training.PerReplicaSeedGenerator(seed)
 
     def call(self, images, training=False):
         if not training:

@@ -36,11 +36,18 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
     """Defaults after each flag; the description's paragraphs kept."""
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A flag argparse can't read gets one line and exit code 2, like every
+    other bad input, instead of the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def parser_for(script_file: str, doc: str | None) -> argparse.ArgumentParser:
     """A parser whose --help starts with the script's title and description."""
-    return argparse.ArgumentParser(prog=command_of(script_file),
-                                   description=help_text(doc),
-                                   formatter_class=_HelpFormatter)
+    return _OneLineErrors(prog=command_of(script_file), description=help_text(doc),
+                          formatter_class=_HelpFormatter)
 
 
 def demo_args(script_file: str, doc: str | None, uses_data: bool = False) -> argparse.Namespace:
@@ -56,6 +63,7 @@ def demo_args(script_file: str, doc: str | None, uses_data: bool = False) -> arg
     parser.add_argument("--output-dir", type=Path, default=default_output_dir(script_file),
                         help="where the figures are written")
     args = parser.parse_args()
+    check_output_dir(args.output_dir)
     setup_matplotlib(args.show)
     return args
 
@@ -142,6 +150,8 @@ def check_training_args(args: argparse.Namespace, n_train: int | None = None) ->
     if images_per_epoch is not None and images_per_epoch < args.batch_size:
         raise ConfigError(f"--images-per-epoch must be at least the batch size ({args.batch_size}), "
                           f"got {images_per_epoch}")
+    if not 0 <= args.seed < 2**32:  # What numpy's seeding takes.
+        raise ConfigError(f"--seed must be a whole number from 0 to {2**32 - 1}, got {args.seed}")
     if not (math.isfinite(args.noise_factor) and args.noise_factor >= 0):
         raise ConfigError(f"--noise-factor must be a number, 0 or more, got {args.noise_factor}")
     learning_rate = getattr(args, "learning_rate", None)
@@ -157,10 +167,8 @@ def check_training_args(args: argparse.Namespace, n_train: int | None = None) ->
     if args.limit is not None and args.limit < 2:
         raise ConfigError(f"--limit must be at least 2 (a training and a validation image), "
                           f"got {args.limit}")
-    if args.output_dir.exists() and not args.output_dir.is_dir():
-        raise ConfigError(f"--output-dir {args.output_dir} is a file, not a folder: choose another path")
-    if not getattr(args, "denoise", None):
-        check_writable(args.output_dir, "--output-dir")
+    if not getattr(args, "denoise", None):  # --denoise only reads a model there if it exists.
+        check_output_dir(args.output_dir)
     if n_train is not None and args.batch_size > n_train:
         raise ConfigError(
             f"batch size {args.batch_size} is larger than the {n_train:,} training images: "
@@ -168,14 +176,17 @@ def check_training_args(args: argparse.Namespace, n_train: int | None = None) ->
         )
 
 
-def check_writable(folder: Path, flag: str) -> None:
-    """Make `folder` if needed and prove a file can be written there, before any training."""
+def check_output_dir(folder: Path) -> None:
+    """Make `folder` if needed and prove a file can be written there, before
+    any work: a file in its place, or a place nobody may write to, gets one line."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"--output-dir {folder} is a file, not a folder: choose another path")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as error:
-        raise ConfigError(f"{flag} {folder} can't be written to ({error.strerror}): "
+        raise ConfigError(f"--output-dir {folder} can't be written to ({error.strerror}): "
                           "choose a folder you can write to") from None
 
 

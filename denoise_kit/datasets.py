@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from denoise_kit.download import DownloadError, download, ensure_writable_folder
-from denoise_kit.errors import DataError
+from denoise_kit.errors import ConfigError, DataError
 from denoise_kit.idx import read_idx
 
 DATA_DIR_ENV = "DENOISE_DATA_DIR"
@@ -109,7 +109,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """The --data-dir flag, else $DENOISE_DATA_DIR, else data/ beside the scripts.
 
     The folder need not exist yet (a download creates it); a file there is a
-    DataError.
+    ConfigError (not a DataError, which means "no data here").
     """
     if data_dir is not None:
         origin = "--data-dir"
@@ -119,7 +119,7 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
         origin, data_dir = "the default data folder", DEFAULT_DATA_DIR
     path = Path(data_dir).expanduser()
     if path.exists() and not path.is_dir():
-        raise DataError(f"{origin} is a file, not a folder: {path}; "
+        raise ConfigError(f"{origin} is a file, not a folder: {path}; "
                         "give the folder that holds the datasets (or should receive them)")
     return path
 

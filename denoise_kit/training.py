@@ -96,12 +96,19 @@ def set_precision(precision: str = "auto") -> str:
 
 
 def steps_per_execution(wanted: int) -> int:
-    """`wanted`, or 1 on PyTorch, whose trainer runs one step per call."""
-    return 1 if keras.backend.backend() == "torch" else wanted
+    """`wanted`, or 1 where Keras can't run several steps per call: on PyTorch,
+    whose trainer has one step per call, and on TensorFlow over several devices
+    (MirroredStrategy fails with "You must feed a value for placeholder
+    tensor", keras-team/keras#19246)."""
+    if keras.backend.backend() == "torch":
+        return 1
+    if keras.backend.backend() == "tensorflow" and parallel_devices():
+        return 1
+    return wanted
 
 
 def describe_device(policy: str | None = None) -> str:
-    """e.g. 'tensorflow on CPU (2 threads), mixed_bfloat16 (native bfloat16)'."""
+    """e.g. 'CPU (2 threads), mixed_bfloat16 (native bfloat16 on this CPU)'."""
     policy = policy or keras.mixed_precision.global_policy().name
     gpus = gpu_names()
     if gpus:
@@ -113,13 +120,74 @@ def describe_device(policy: str | None = None) -> str:
     return f"{where}, {policy}"
 
 
-def distribution_scope():
-    """MirroredStrategy's scope on several GPUs (TensorFlow backend), else a no-op."""
-    if keras.backend.backend() == "tensorflow" and len(gpu_names()) > 1:
+def parallel_devices() -> list[str]:
+    """The devices data-parallel training spreads over: several GPUs, or the CPU
+    split into several logical devices (as the tests do); [] for one device.
+
+    On PyTorch, Keras' fit trains on one device, so this is always [].
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
-        return tf.distribute.MirroredStrategy().scope()
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        names = [d.name for d in devices]
+    elif backend == "jax":
+        import jax
+
+        names = [str(d) for d in jax.devices()]
+    else:
+        names = []
+    return names if len(names) > 1 else []
+
+
+def distribution_scope():
+    """Build the model in this scope to train it data-parallel on every device
+    `parallel_devices` finds; with one device it does nothing.
+
+    TensorFlow: a MirroredStrategy scope. JAX: Keras' DataParallel distribution,
+    set for the whole program so that fit shards each batch too.
+    """
+    devices = parallel_devices()
+    if devices and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.distribute.MirroredStrategy(devices).scope()
+    if devices and keras.backend.backend() == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return contextlib.nullcontext()
+
+
+def describe_parallelism() -> str:
+    """'' for one device, else e.g. ', data-parallel over 2 devices (MirroredStrategy)'."""
+    devices = parallel_devices()
+    if not devices:
+        return ""
+    how = "MirroredStrategy" if keras.backend.backend() == "tensorflow" else "DataParallel"
+    return f", data-parallel over {len(devices)} devices ({how})"
+
+
+class PerReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A SeedGenerator that gives each MirroredStrategy replica its own draws.
+
+    Under MirroredStrategy every replica runs the layer on its share of the
+    batch with the same seed state, so a plain SeedGenerator gives every
+    replica the same noise. Here replica r offsets the seed by r * 1,000,003.
+    On one device, and on JAX (whose DataParallel draws the whole batch's
+    noise at once), the draws are a plain SeedGenerator's.
+    """
+
+    def next(self, ordered: bool = True):
+        seed = super().next(ordered)
+        if keras.backend.backend() != "tensorflow":
+            return seed
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        if context is None or context.num_replicas_in_sync == 1:
+            return seed
+        offset = tf.cast(context.replica_id_in_sync_group, seed.dtype) * 1_000_003
+        return seed + tf.stack([offset, tf.zeros_like(offset)])
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -293,7 +361,7 @@ def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
 def announce(model: keras.Model, data: Any, *, policy: str, steps_per_execution: int = 1) -> str:
     """Print the one line before training; return the device description."""
     x_train, x_val, x_test = data.x_train, data.x_val, data.x_test
-    device = f"{describe_device(policy)}, {steps_per_execution} step(s) per execution"
+    device = f"{describe_device(policy)}, {steps_per_execution} step(s) per execution{describe_parallelism()}"
     print(f"Training on {keras.backend.backend()}, {device}: {len(x_train):,} train / "
           f"{len(x_val):,} validation / {len(x_test):,} test images, "
           f"{model.count_params():,} parameters", flush=True)

@@ -270,7 +270,7 @@ def test_noise_factors_are_parsed_and_checked(tmp_path):
     assert args.noise_factors == [0.2, 0.5, 0.8]
     assert compare_decoders.parse_args(["--output-dir", str(tmp_path)]).noise_factors == [
         compare_decoders.NOISE_FACTOR]
-    for bad in ("0.2,x", ",", "0.2,-0.1"):
+    for bad in ("0.2,x", ",", "0.2,-0.1", "nan", "0.5,inf"):
         with pytest.raises(compare_decoders.ConfigError, match="noise"):
             compare_decoders.parse_args(["--noise-factors", bad, "--output-dir", str(tmp_path)])
 

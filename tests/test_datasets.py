@@ -9,7 +9,7 @@ import pytest
 from conftest import digits, make_tar_gz, real_data_dir, write_mnist_idx
 
 from denoise_kit import datasets
-from denoise_kit.errors import DataError
+from denoise_kit.errors import ConfigError, DataError
 from denoise_kit.idx import write_idx
 
 
@@ -450,10 +450,10 @@ def test_data_dir_that_is_a_file(tmp_path, load, monkeypatch):
     monkeypatch.setattr(datasets, "download", lambda *a, **k: pytest.fail("downloaded"))
     not_a_folder = tmp_path / "mnist.npz"
     not_a_folder.write_bytes(b"user's file")
-    with pytest.raises(DataError, match=r"^--data-dir is a file, not a folder: .*mnist.npz;"):
+    with pytest.raises(ConfigError, match=r"^--data-dir is a file, not a folder: .*mnist.npz;"):
         load(not_a_folder)
     monkeypatch.setenv(datasets.DATA_DIR_ENV, str(not_a_folder))
-    with pytest.raises(DataError, match=r"^\$DENOISE_DATA_DIR is a file, not a folder: "):
+    with pytest.raises(ConfigError, match=r"^\$DENOISE_DATA_DIR is a file, not a folder: "):
         load()
     assert not_a_folder.read_bytes() == b"user's file"
 

@@ -197,3 +197,30 @@ def test_sample_image_is_a_real_digit_when_there_is_data(tmp_path):
     write_mnist_idx(tmp_path / "mnist", "t10k", digit, np.arange(5, dtype=np.uint8))
     image, what = upsampling_demo.sample_image(tmp_path)
     assert what == "an MNIST digit" and image.max() == 1.0 and image[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("script", ["upsampling_demo.py", "transpose_demo.py"])
+def test_an_output_dir_that_is_a_file_gives_one_line(script, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve().parent.parent / script), "--output-dir", str(taken)],
+        capture_output=True, text=True, env={**os.environ, "MPLBACKEND": "Agg"}, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"error: --output-dir {taken} is a file, not a folder: choose another path" in result.stderr
+    assert taken.read_text() == "mine"
+
+
+def test_a_data_dir_that_is_a_file_is_said_not_replaced_by_the_drawn_ring(tmp_path):
+    from denoise_kit.errors import ConfigError
+
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("mine")
+    with pytest.raises(ConfigError, match="--data-dir is a file, not a folder"):
+        upsampling_demo.sample_image(not_a_folder)
+    assert not_a_folder.read_text() == "mine"

@@ -1,0 +1,98 @@
+"""Data-parallel training on two devices, tested without GPUs: the CPU is split
+in two (tests/two_cpu_devices.py), as several GPUs would be. TensorFlow spreads
+over them with MirroredStrategy, JAX with DataParallel. CI runs this file under
+both; on PyTorch, Keras' fit trains on one device, which test_backends covers."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from conftest import digits, real_data_dir, write_mnist_idx
+
+ROOT = Path(__file__).resolve().parent.parent
+TWO_DEVICES = [sys.executable, str(ROOT / "tests" / "two_cpu_devices.py")]
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() == "torch",
+                                reason="Keras' fit has no data parallelism on PyTorch")
+
+# Runs FreshNoise on 16 identical images spread over the devices, as fit does
+# in training, and prints how many different noisy images came out.
+NOISE_PROBE = '''
+import json
+import keras
+import numpy as np
+import denoise_transpose_mnist as script
+from denoise_kit import training
+
+images = np.full((16, 28, 28, 1), 0.5, "float32")
+with training.distribution_scope():
+    layer = script.FreshNoise(0.5, seed=1)
+    layer.build(images.shape)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+        strategy = tf.distribute.get_strategy()  # The scope's MirroredStrategy.
+        batch = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(images))))
+        noisy = strategy.run(tf.function(lambda x: layer(x, training=True)), args=(batch,))
+        noisy = np.concatenate([t.numpy() for t in strategy.experimental_local_results(noisy)])
+        devices = strategy.num_replicas_in_sync
+    else:  # JAX: the batch is sharded over the devices, as DataParallel does in fit.
+        layout = keras.distribution.distribution().get_data_layout(images.shape)
+        noisy = layer(keras.distribution.distribute_tensor(images, layout), training=True)
+        devices = len(noisy.sharding.device_set)
+        noisy = np.asarray(noisy)
+print(json.dumps({"devices": devices, "different": len({image.tobytes() for image in noisy})}))
+'''
+
+
+def run_on_two_devices(program, *args, tmp_path, two_devices=True):
+    env = {**os.environ, "MPLBACKEND": "Agg", "KERAS_HOME": str(tmp_path / "keras_home"),
+           "PYTHONPATH": str(ROOT)}
+    command = [*TWO_DEVICES, str(program)] if two_devices else [sys.executable, str(program)]
+    result = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_each_device_draws_its_own_noise(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(NOISE_PROBE)
+    result = run_on_two_devices(probe, tmp_path=tmp_path)
+    # A plain SeedGenerator under MirroredStrategy gives both devices the same
+    # noise: 8 different images out of 16.
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"devices": 2, "different": 16}
+
+
+def test_denoiser_trains_on_two_devices(tmp_path):
+    images, labels = digits(600, seed=5)
+    write_mnist_idx(tmp_path / "data" / "mnist", "t10k", np.where(images > 200, images, 0).astype(np.uint8),
+                    labels)
+    out = tmp_path / "out"
+    result = run_on_two_devices(
+        ROOT / "denoise_transpose_mnist.py", "--data-dir", str(tmp_path / "data"), "--output-dir", str(out),
+        "--limit", "256", "--epochs", "2", "--images-per-epoch", "256", tmp_path=tmp_path)
+    how = "MirroredStrategy" if keras.backend.backend() == "tensorflow" else "DataParallel"
+    results = json.loads((out / "metrics.json").read_text())
+    assert f"data-parallel over 2 devices ({how})" in results["device"]
+    assert "data-parallel over 2 devices" in result.stdout
+    assert np.isfinite(results["psnr_denoised"]) and (out / "model.keras").is_file()
+
+
+def test_two_devices_learn_as_well_as_one(tmp_path):
+    """Same images, same order, same global batch: only half the noise draws
+    differ, so the scores must be close (real MNIST digits)."""
+    data = real_data_dir("mnist")
+    scores = {}
+    for devices in (1, 2):
+        out = tmp_path / f"out{devices}"
+        run_on_two_devices(
+            ROOT / "denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
+            "--limit", "2000", "--epochs", "2", "--images-per-epoch", "2048",
+            tmp_path=tmp_path, two_devices=devices == 2)
+        scores[devices] = json.loads((out / "metrics.json").read_text())
+    assert scores[1]["psnr_denoised"] > scores[1]["psnr_noisy"] + 5  # Both really learned...
+    assert abs(scores[2]["psnr_denoised"] - scores[1]["psnr_denoised"]) < 0.5  # ...about as well.
