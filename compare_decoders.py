@@ -95,12 +95,12 @@ def train(build, data, args, seed):
     seconds without building and tracing the graph (see WarmTimer)."""
     keras.utils.set_random_seed(seed)
     denoiser = build()
+    steps = steps_per_epoch(args)
     model = transpose_script.fresh_noise_trainer(denoiser, args.noise_factor, seed,
-                                                 total_steps=args.epochs * steps_per_epoch(args))
+                                                 total_steps=args.epochs * steps)
     timer = training.WarmTimer()
     model.fit(batches.image_batches(data.x_train, batch_size=args.batch_size, seed=seed),
-              steps_per_epoch=steps_per_epoch(args), epochs=args.epochs, shuffle=False, verbose=0,
-              callbacks=[timer])
+              steps_per_epoch=steps, epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
     return denoiser, timer.seconds
 
 

@@ -7,12 +7,12 @@ import argparse
 import math
 import signal
 import sys
-import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 from denoise_kit.errors import ConfigError, UserError
+from denoise_kit.files import make_writable_folder
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -179,12 +179,10 @@ def check_training_args(args: argparse.Namespace, n_train: int | None = None) ->
 def check_output_dir(folder: Path) -> None:
     """Make `folder` if needed and prove a file can be written there, before
     any work: a file in its place, or a place nobody may write to, gets one line."""
-    if folder.exists() and not folder.is_dir():
-        raise ConfigError(f"--output-dir {folder} is a file, not a folder: choose another path")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        make_writable_folder(folder)
+    except FileExistsError:
+        raise ConfigError(f"--output-dir {folder} is a file, not a folder: choose another path") from None
     except OSError as error:
         raise ConfigError(f"--output-dir {folder} can't be written to ({error.strerror}): "
                           "choose a folder you can write to") from None

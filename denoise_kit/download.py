@@ -15,13 +15,13 @@ import gzip
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
 
 from denoise_kit.errors import DataError
+from denoise_kit.files import make_writable_folder
 
 # Seconds to wait for the connection and for each read. Two attempts of a
 # server that never answers end in about a minute.
@@ -49,17 +49,12 @@ def ensure_writable_folder(folder: str | os.PathLike[str]) -> Path:
     Raises DownloadError with the reason (a file in the way, no permission,
     a read-only disk) before anything is fetched.
     """
-    folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise DownloadError(f"{folder} is a file, not a folder: cannot download into it")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # An unnamed temporary file: nothing is left behind, even on a crash.
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        return make_writable_folder(folder)
+    except FileExistsError:
+        raise DownloadError(f"{folder} is a file, not a folder: cannot download into it") from None
     except OSError as e:
         raise DownloadError(f"cannot download into {folder}/ ({_reason(e)})") from None
-    return folder
 
 
 def download(

@@ -1,10 +1,12 @@
-"""Atomic writes: a crash never leaves a half-written output file."""
+"""Atomic writes (a crash never leaves a half-written output file) and
+writable folders, checked before any work."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,3 +41,17 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write `text`, atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def make_writable_folder(folder: str | os.PathLike[str]) -> Path:
+    """Create `folder` if needed and prove a file can be written in it.
+
+    Raises FileExistsError when a file is in its place, another OSError when
+    it can't be made or written to. The probe is an unnamed temporary file:
+    nothing is left behind, even on a crash.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)  # FileExistsError if a file is there.
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+    return folder

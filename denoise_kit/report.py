@@ -107,17 +107,16 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
 
 
 def finish(args: Any, denoiser, data, *, noisy: np.ndarray, denoised: np.ndarray,
-           device: str, settings: dict[str, Any], title: str, loss_name: str = "loss",
-           images_per_epoch: int | None = None) -> dict[str, Any]:
+           device: str, settings: dict[str, Any], title: str, images_per_epoch: int,
+           loss_name: str = "loss") -> dict[str, Any]:
     """Score the test set, write every result file (metrics.json with every
-    setting of the run) and print the closing table. An epoch is one pass
-    over the training images unless `images_per_epoch` says otherwise."""
+    setting of the run) and print the closing table."""
     import keras
 
     results = {
         **evaluate(data.x_test, noisy, denoised),
         "params": denoiser.count_params(),
-        **training_time(args.output_dir, images_per_epoch or len(data.x_train)),
+        **training_time(args.output_dir, images_per_epoch),
         "backend": keras.backend.backend(),
         "device": device,
         "noise_factor": args.noise_factor,

@@ -7,6 +7,7 @@ import contextlib
 import json
 import logging
 import os
+import platform
 import shutil
 import time
 from pathlib import Path
@@ -55,25 +56,25 @@ def gpu_names() -> list[str]:
     return []
 
 
+def _cpuinfo() -> str:
+    """Linux's /proc/cpuinfo, or '' elsewhere."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def cpu_model() -> str:
     """The CPU's model name, e.g. 'AMD EPYC' or 'Intel(R) Xeon(R) Platinum 8480+'."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
+    for line in _cpuinfo().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def cpu_has_native_bfloat16() -> bool:
     """True on CPUs with bfloat16 arithmetic in hardware (AVX512-BF16 or AMX)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    flags = _cpuinfo()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 

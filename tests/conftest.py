@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from denoise_kit import datasets
 from denoise_kit.idx import write_idx
 
 REAL_DATA = os.environ.get(datasets.DATA_DIR_ENV)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def real_data_dir(name: str) -> Path:
@@ -45,6 +48,34 @@ def digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
     return images, (np.arange(n) % 10).astype(np.uint8)
+
+
+def sparse_digits(folder: Path, n: int, seed: int, names: tuple[str, ...] = ("mnist",)) -> Path:
+    """n random 'images', mostly black like digits, as the t10k files of each
+    dataset in `names` under `folder`: data a denoiser can run on."""
+    images, labels = digits(n, seed=seed)
+    images = np.where(images > 200, images, 0).astype(np.uint8)
+    for name in names:
+        write_mnist_idx(folder / name, "t10k", images, labels)
+    return folder
+
+
+def script_command(script: str, *args: str, two_devices: bool = False) -> list[str]:
+    """The command that runs one of the project's scripts, optionally with the
+    CPU split into two devices (tests/two_cpu_devices.py)."""
+    launcher = [str(ROOT / "tests" / "two_cpu_devices.py")] if two_devices else []
+    return [sys.executable, *launcher, str(ROOT / script), *args]
+
+
+def run_program(script: str, *args: str, check: bool = True, two_devices: bool = False,
+                timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a script as a learner would (figures to files, no window); with
+    `check`, fail the test with its last error lines if it fails."""
+    result = subprocess.run(script_command(script, *args, two_devices=two_devices), capture_output=True,
+                            text=True, env={**os.environ, "MPLBACKEND": "Agg"}, timeout=timeout)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def write_mnist_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray,

@@ -2,30 +2,17 @@
 tests, under KERAS_BACKEND=jax and KERAS_BACKEND=torch as well (see .ci/run)."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
-from conftest import digits, write_mnist_idx
-
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import run_program, sparse_digits
 
 
 def test_denoiser_trains_and_scores_on_this_backend(tmp_path):
-    images, labels = digits(600, seed=5)
-    write_mnist_idx(tmp_path / "data" / "mnist", "t10k", np.where(images > 200, images, 0).astype(np.uint8),
-                    labels)
+    data = sparse_digits(tmp_path / "data", 600, seed=5)
     out = tmp_path / "out"
-    env = {**os.environ, "MPLBACKEND": "Agg", "KERAS_HOME": str(tmp_path / "keras_home")}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "denoise_transpose_mnist.py"), "--data-dir", str(tmp_path / "data"),
-         "--output-dir", str(out), "--limit", "256", "--epochs", "2",
-         "--images-per-epoch", "256"],
-        capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = run_program("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
+                         "--limit", "256", "--epochs", "2", "--images-per-epoch", "256")
     backend = keras.backend.backend()
     results = json.loads((out / "metrics.json").read_text())
     assert results["backend"] == backend and f"Training on {backend}" in result.stdout

@@ -11,13 +11,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import digits, write_mnist_idx
+from conftest import run_program, script_command, sparse_digits
 
 import denoise_transpose_mnist as transpose_script
 import denoise_upsampling_notmnist as upsampling_script
 from denoise_kit import datasets, metrics
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = {"mnist": "denoise_transpose_mnist.py", "notmnist": "denoise_upsampling_notmnist.py"}
 
 
@@ -96,12 +95,7 @@ def test_the_decoders_are_what_the_scripts_say():
 @pytest.fixture(scope="module")
 def fixture_data(tmp_path_factory):
     """2,500 small random 'images' (mostly black, like digits) for both datasets."""
-    data_dir = tmp_path_factory.mktemp("data")
-    images, labels = digits(2500, seed=11)
-    images = np.where(images > 200, images, 0).astype(np.uint8)
-    write_mnist_idx(data_dir / "mnist", "t10k", images, labels)
-    write_mnist_idx(data_dir / "notmnist", "t10k", images, labels)
-    return data_dir
+    return sparse_digits(tmp_path_factory.mktemp("data"), 2500, seed=11, names=("mnist", "notmnist"))
 
 
 def script_of(dataset):
@@ -112,15 +106,8 @@ def run_script(dataset, data_dir, output_dir, *flags, check=True):
     """Run a denoiser on small epochs (256 images) unless the flags say otherwise."""
     if "--images-per-epoch" not in flags:
         flags = (*flags, "--images-per-epoch", "256")
-    env = {**os.environ, "KERAS_HOME": str(output_dir.parent / "keras_home"), "MPLBACKEND": "Agg"}
-    result = subprocess.run(
-        [sys.executable, str(ROOT / SCRIPTS[dataset]), "--data-dir", str(data_dir),
-         "--output-dir", str(output_dir), *flags],
-        capture_output=True, text=True, env=env, timeout=300,
-    )
-    if check:
-        assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    return run_program(SCRIPTS[dataset], "--data-dir", str(data_dir), "--output-dir", str(output_dir), *flags,
+                       check=check, timeout=300)
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "notmnist"])
@@ -188,8 +175,8 @@ def test_killed_run_resumes_exactly_where_it_stopped(fixture_data, tmp_path):
     flags = ("--limit", "2000", "--epochs", "3", "--batch-size", "16", "--images-per-epoch", "1024")
     out = tmp_path / "out"
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    command = [sys.executable, str(ROOT / SCRIPTS["mnist"]), "--data-dir", str(fixture_data),
-               "--output-dir", str(out), *flags]
+    command = script_command(SCRIPTS["mnist"], "--data-dir", str(fixture_data), "--output-dir", str(out),
+                             *flags)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     log = out / "training_log.csv"
     deadline = time.monotonic() + 240

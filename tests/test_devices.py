@@ -4,18 +4,11 @@ over them with MirroredStrategy, JAX with DataParallel. CI runs this file under
 both; on PyTorch, Keras' fit trains on one device, which test_backends covers."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from conftest import digits, real_data_dir, write_mnist_idx
-
-ROOT = Path(__file__).resolve().parent.parent
-TWO_DEVICES = [sys.executable, str(ROOT / "tests" / "two_cpu_devices.py")]
+from conftest import ROOT, real_data_dir, run_program, sparse_digits
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() == "torch",
                                 reason="Keras' fit has no data parallelism on PyTorch")
@@ -24,6 +17,8 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() == "torch",
 # in training, and prints how many different noisy images came out.
 NOISE_PROBE = '''
 import json
+import sys
+sys.path.insert(0, PROJECT_ROOT)  # The project's scripts and kit.
 import keras
 import numpy as np
 import denoise_transpose_mnist as script
@@ -49,32 +44,20 @@ print(json.dumps({"devices": devices, "different": len({image.tobytes() for imag
 '''
 
 
-def run_on_two_devices(program, *args, tmp_path, two_devices=True):
-    env = {**os.environ, "MPLBACKEND": "Agg", "KERAS_HOME": str(tmp_path / "keras_home"),
-           "PYTHONPATH": str(ROOT)}
-    command = [*TWO_DEVICES, str(program)] if two_devices else [sys.executable, str(program)]
-    result = subprocess.run([*command, *args], capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
 def test_each_device_draws_its_own_noise(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text(NOISE_PROBE)
-    result = run_on_two_devices(probe, tmp_path=tmp_path)
+    probe.write_text(NOISE_PROBE.replace("PROJECT_ROOT", repr(str(ROOT))))
+    result = run_program(str(probe), two_devices=True)
     # A plain SeedGenerator under MirroredStrategy gives both devices the same
     # noise: 8 different images out of 16.
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"devices": 2, "different": 16}
 
 
 def test_denoiser_trains_on_two_devices(tmp_path):
-    images, labels = digits(600, seed=5)
-    write_mnist_idx(tmp_path / "data" / "mnist", "t10k", np.where(images > 200, images, 0).astype(np.uint8),
-                    labels)
+    data = sparse_digits(tmp_path / "data", 600, seed=5)
     out = tmp_path / "out"
-    result = run_on_two_devices(
-        ROOT / "denoise_transpose_mnist.py", "--data-dir", str(tmp_path / "data"), "--output-dir", str(out),
-        "--limit", "256", "--epochs", "2", "--images-per-epoch", "256", tmp_path=tmp_path)
+    result = run_program("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
+                         "--limit", "256", "--epochs", "2", "--images-per-epoch", "256", two_devices=True)
     how = "MirroredStrategy" if keras.backend.backend() == "tensorflow" else "DataParallel"
     results = json.loads((out / "metrics.json").read_text())
     assert f"data-parallel over 2 devices ({how})" in results["device"]
@@ -89,10 +72,9 @@ def test_two_devices_learn_as_well_as_one(tmp_path):
     scores = {}
     for devices in (1, 2):
         out = tmp_path / f"out{devices}"
-        run_on_two_devices(
-            ROOT / "denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
-            "--limit", "2000", "--epochs", "2", "--images-per-epoch", "2048",
-            tmp_path=tmp_path, two_devices=devices == 2)
+        run_program("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
+                    "--limit", "2000", "--epochs", "2", "--images-per-epoch", "2048",
+                    two_devices=devices == 2)
         scores[devices] = json.loads((out / "metrics.json").read_text())
     assert scores[1]["psnr_denoised"] > scores[1]["psnr_noisy"] + 5  # Both really learned...
     assert abs(scores[2]["psnr_denoised"] - scores[1]["psnr_denoised"]) < 0.5  # ...about as well.
