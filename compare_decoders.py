@@ -261,7 +261,8 @@ def compare_all(args, data, policy):
         score_classical(level, data, methods, progress)
     for note in notes:
         print(note)
-    device = training.describe_device(policy)
+    device = (f"{training.describe_device(policy)}, "
+              f"{training.steps_per_execution(transpose_script.STEPS_PER_EXECUTION)} step(s) per execution")
     print(f"\nTraining {len(DECODERS)} decoders x {args.seeds} seed(s) x {len(levels)} noise level(s), "
           f"{args.epochs} epoch(s) each, on {keras.backend.backend()}, {device}: "
           f"{len(data.x_train):,} train / {len(data.x_test):,} test images", flush=True)
@@ -305,8 +306,10 @@ def write_results(levels, data, args, device, notes):
     files.write_text(out / "results.md", "\n".join([header, *sections, footer]).rstrip() + "\n")
     files.write_json(out / "results.json", {
         "dataset": args.dataset, "noise_factors": [level.noise_factor for level in levels],
-        "epochs": args.epochs, "batch_size": args.batch_size, "seeds": args.seeds, "seed": args.seed,
-        "limit": args.limit, "precision": args.precision, "device": device, "train_images": len(data.x_train),
+        "epochs": args.epochs, "images_per_epoch": steps_per_epoch(args) * args.batch_size,
+        "batch_size": args.batch_size, "seeds": args.seeds, "seed": args.seed, "limit": args.limit,
+        "precision": args.precision, "backend": keras.backend.backend(), "device": device,
+        "train_images": len(data.x_train),
         "test_images": len(data.x_test), "notes": notes, "tie_rule": compare.TIE_RULE,
         "checkerboard_white_noise": white, "verdict": answer,
         "levels": [{"noise_factor": level.noise_factor, "noisy_psnr": noisy_psnr[level.noise_factor]["psnr"],

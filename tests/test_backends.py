@@ -22,3 +22,19 @@ def test_denoiser_trains_and_scores_on_this_backend(tmp_path):
     assert np.isfinite(results["psnr_denoised"]) and 0 <= results["ssim_denoised"] <= 1
     written = {p.name for p in out.iterdir()}
     assert {"model.keras", "progress.png", "history.png", "reconstructions.png"} <= written
+
+
+def test_compare_decoders_runs_on_this_backend(tmp_path):
+    data = sparse_digits(tmp_path / "data", 600, seed=5)
+    out = tmp_path / "out"
+    result = run_program("compare_decoders.py", "--data-dir", str(data), "--output-dir", str(out),
+                         "--limit", "256", "--epochs", "1", "--images-per-epoch", "256", "--seeds", "1")
+    backend = keras.backend.backend()
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["backend"] == backend and f"on {backend}, " in result.stdout
+    steps = 1 if backend == "torch" else 16
+    assert saved["device"].endswith(f"{steps} step(s) per execution")
+    assert saved["images_per_epoch"] == 256
+    neural = [r for r in saved["levels"][0]["results"] if r["kind"] == "neural"]
+    assert len(neural) == 4 and all(np.isfinite(r["psnr"][0]) for r in neural)
+    assert (out / "comparison.png").is_file() and (out / "artifacts.png").is_file()

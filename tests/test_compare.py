@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-from conftest import digits, write_mnist_idx
+from conftest import sparse_digits
 
 import compare_decoders
 from denoise_kit import baselines, compare, datasets, metrics, training
@@ -383,13 +383,12 @@ def test_a_single_noise_level_draws_no_sweep(tiny_comparison):
 
 
 def test_compare_decoders_end_to_end(tmp_path):
-    data_dir = tmp_path / "data"
-    images, labels = digits(600, seed=5)
-    write_mnist_idx(data_dir / "mnist", "t10k", np.where(images > 200, images, 0), labels)
+    data_dir = sparse_digits(tmp_path / "data", 600, seed=5)
     out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, str(ROOT / "compare_decoders.py"), "--data-dir", str(data_dir),
-         "--output-dir", str(out), "--limit", "256", "--epochs", "1", "--seeds", "1"],
+         "--output-dir", str(out), "--limit", "256", "--epochs", "1", "--images-per-epoch", "256",
+         "--seeds", "1"],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "KERAS_HOME": str(tmp_path / "keras_home"), "MPLBACKEND": "Agg"},
     )
