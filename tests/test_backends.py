@@ -5,13 +5,15 @@ import json
 
 import keras
 import numpy as np
+import pytest
 from conftest import run_program, sparse_digits
 
 
-def test_denoiser_trains_and_scores_on_this_backend(tmp_path):
-    data = sparse_digits(tmp_path / "data", 600, seed=5)
+@pytest.mark.parametrize("script", ["denoise_transpose_mnist.py", "denoise_upsampling_notmnist.py"])
+def test_denoiser_trains_and_scores_on_this_backend(script, tmp_path):
+    data = sparse_digits(tmp_path / "data", 600, seed=5, names=("mnist", "notmnist"))
     out = tmp_path / "out"
-    result = run_program("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
+    result = run_program(script, "--data-dir", str(data), "--output-dir", str(out),
                          "--limit", "256", "--epochs", "2", "--images-per-epoch", "256")
     backend = keras.backend.backend()
     results = json.loads((out / "metrics.json").read_text())
