@@ -389,6 +389,9 @@ def parse_args(argv=None):
     cli.check_training_args(args)
     if args.seeds < 1:
         raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.seed + args.seeds > 2**32:  # Seeds seed, seed + 1, ...: each one numpy must take.
+        raise ConfigError(f"--seed {args.seed} with --seeds {args.seeds} goes past 4294967295: "
+                          "choose a smaller --seed")
     if getattr(args, "denoise", None):  # A flag the training scripts share; nothing to do here.
         raise ConfigError("--denoise is for the denoising scripts: compare_decoders.py trains and "
                           "scores every decoder (run denoise_transpose_mnist.py --denoise ... instead)")

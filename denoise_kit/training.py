@@ -134,9 +134,7 @@ def parallel_devices() -> list[str]:
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         names = [d.name for d in devices]
     elif backend == "jax":
-        import jax
-
-        names = [str(d) for d in jax.devices()]
+        names = keras.distribution.list_devices()  # "cpu:0", "gpu:1"...: what DataParallel takes.
     else:
         names = []
     return names if len(names) > 1 else []

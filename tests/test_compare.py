@@ -273,6 +273,10 @@ def test_noise_factors_are_parsed_and_checked(tmp_path):
     for bad in ("0.2,x", ",", "0.2,-0.1", "nan", "0.5,inf"):
         with pytest.raises(compare_decoders.ConfigError, match="noise"):
             compare_decoders.parse_args(["--noise-factors", bad, "--output-dir", str(tmp_path)])
+    with pytest.raises(compare_decoders.ConfigError, match="goes past 4294967295"):
+        compare_decoders.parse_args(["--seed", "4294967295", "--seeds", "2", "--output-dir", str(tmp_path)])
+    assert compare_decoders.parse_args(["--seed", "4294967294", "--seeds", "2",
+                                        "--output-dir", str(tmp_path)]).seeds == 2
 
 
 # ------------------------------------------------------ resuming and the noise sweep

@@ -66,7 +66,7 @@ def test_denoiser_trains_on_two_devices(tmp_path):
 
 
 def test_two_devices_learn_as_well_as_one(tmp_path):
-    """Same images, same order, same global batch: only half the noise draws
+    """Same images, same order, same global batch; only the noise draws
     differ, so the scores must be close (real MNIST digits)."""
     data = real_data_dir("mnist")
     scores = {}
@@ -76,5 +76,6 @@ def test_two_devices_learn_as_well_as_one(tmp_path):
                     "--limit", "2000", "--epochs", "2", "--images-per-epoch", "2048",
                     two_devices=devices == 2)
         scores[devices] = json.loads((out / "metrics.json").read_text())
-    assert scores[1]["psnr_denoised"] > scores[1]["psnr_noisy"] + 5  # Both really learned...
+    for score in scores.values():  # Both really learned...
+        assert score["psnr_denoised"] > score["psnr_noisy"] + 5
     assert abs(scores[2]["psnr_denoised"] - scores[1]["psnr_denoised"]) < 0.5  # ...about as well.

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 if os.environ.get("KERAS_BACKEND", "tensorflow") == "jax":
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count=2".strip()
 else:
     import tensorflow as tf
 
