@@ -261,8 +261,8 @@ def compare_all(args, data, policy):
         score_classical(level, data, methods, progress)
     for note in notes:
         print(note)
-    device = (f"{training.describe_device(policy)}, "
-              f"{training.steps_per_execution(transpose_script.STEPS_PER_EXECUTION)} step(s) per execution")
+    device = training.describe_device(
+        policy, training.steps_per_execution(transpose_script.STEPS_PER_EXECUTION))
     print(f"\nTraining {len(DECODERS)} decoders x {args.seeds} seed(s) x {len(levels)} noise level(s), "
           f"{args.epochs} epoch(s) each, on {keras.backend.backend()}, {device}: "
           f"{len(data.x_train):,} train / {len(data.x_test):,} test images", flush=True)

@@ -108,8 +108,9 @@ def steps_per_execution(wanted: int) -> int:
     return wanted
 
 
-def describe_device(policy: str | None = None) -> str:
-    """e.g. 'CPU (2 threads), mixed_bfloat16 (native bfloat16 on this CPU)'."""
+def describe_device(policy: str | None = None, steps_per_execution: int | None = None) -> str:
+    """e.g. 'CPU (2 threads), mixed_bfloat16 (native bfloat16 on this CPU)', with
+    ', 16 step(s) per execution' when `steps_per_execution` is given."""
     policy = policy or keras.mixed_precision.global_policy().name
     gpus = gpu_names()
     if gpus:
@@ -118,7 +119,8 @@ def describe_device(policy: str | None = None) -> str:
         where = f"CPU ({cpu_threads()} threads)"
     if policy == "mixed_bfloat16" and not gpus:
         policy += " (native bfloat16 on this CPU)" if cpu_has_native_bfloat16() else " (emulated bfloat16)"
-    return f"{where}, {policy}"
+    steps = "" if steps_per_execution is None else f", {steps_per_execution} step(s) per execution"
+    return f"{where}, {policy}{steps}"
 
 
 def parallel_devices() -> list[str]:
@@ -360,7 +362,7 @@ def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
 def announce(model: keras.Model, data: Any, *, policy: str, steps_per_execution: int = 1) -> str:
     """Print the one line before training; return the device description."""
     x_train, x_val, x_test = data.x_train, data.x_val, data.x_test
-    device = f"{describe_device(policy)}, {steps_per_execution} step(s) per execution{describe_parallelism()}"
+    device = describe_device(policy, steps_per_execution) + describe_parallelism()
     print(f"Training on {keras.backend.backend()}, {device}: {len(x_train):,} train / "
           f"{len(x_val):,} validation / {len(x_test):,} test images, "
           f"{model.count_params():,} parameters", flush=True)
