@@ -143,6 +143,7 @@ def main():
     # ## The data: images in [0, 1], shape (N, 28, 28, 1)
     data = datasets.denoising_splits(args.dataset, args.data_dir, limit=args.limit,
                                      validation_fraction=VALIDATION_FRACTION)
+    data = training.split_evenly(data, args.batch_size)  # JAX on several devices: even batches.
     cli.check_training_args(args, len(data.x_train))
 
     # Validation and test noise are drawn once, from fixed seeds: every run and
@@ -175,14 +176,15 @@ def main():
     clean_batches = batches.image_batches(
         data.x_train, batch_size=args.batch_size, seed=args.seed,
         first_step=training.finished_epochs(args.output_dir) * steps_per_epoch)
-    model.fit(
-        clean_batches,
-        steps_per_epoch=steps_per_epoch,
-        epochs=args.epochs,
-        shuffle=False,  # The stream is already shuffled.
-        validation_data=(x_val_noisy, data.x_val),
-        callbacks=callbacks,
-    )
+    with training.distribution_scope():  # Several devices: each trains on a share of every batch.
+        model.fit(
+            clean_batches,
+            steps_per_epoch=steps_per_epoch,
+            epochs=args.epochs,
+            shuffle=False,  # The stream is already shuffled.
+            validation_data=(x_val_noisy, data.x_val),
+            callbacks=callbacks,
+        )
     training.check_finite(callbacks)  # A loss that became NaN ends here, with one line.
 
     # ## Results: how much cleaner is the test set?

@@ -4,6 +4,8 @@ callbacks and atomic model saving. Works with any Keras 3 backend."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import logging
 import os
@@ -142,21 +144,60 @@ def parallel_devices() -> list[str]:
     return names if len(names) > 1 else []
 
 
-def distribution_scope():
-    """Build the model in this scope to train it data-parallel on every device
-    `parallel_devices` finds; with one device it does nothing.
-
-    TensorFlow: a MirroredStrategy scope. JAX: Keras' DataParallel distribution,
-    set for the whole program so that fit shards each batch too.
-    """
+@functools.cache
+def _distribution() -> Any:
+    """The one distribution every `distribution_scope` enters (None for one device)."""
     devices = parallel_devices()
     if devices and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        return tf.distribute.MirroredStrategy(devices).scope()
+        return tf.distribute.MirroredStrategy(devices)
     if devices and keras.backend.backend() == "jax":
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-    return contextlib.nullcontext()
+        return keras.distribution.DataParallel(devices=devices)
+    return None
+
+
+def distribution_scope():
+    """Build the model, and fit it, in this scope to train data-parallel on
+    every device `parallel_devices` finds; with one device it does nothing.
+
+    TensorFlow: a MirroredStrategy scope. JAX: Keras' DataParallel scope,
+    which shards each batch in fit. Outside the scope, a model trained by
+    JAX predicts on one device, so on any number of images.
+    """
+    distribution = _distribution()
+    return contextlib.nullcontext() if distribution is None else distribution.scope()
+
+
+KERAS_VALIDATION_BATCH = 32  # The batch size Keras' fit validates arrays in.
+
+
+def split_evenly(data: Any, batch_size: int) -> Any:
+    """`data` whose every batch splits evenly over the devices, or one line saying
+    what to change; with one device `data` comes back as it is.
+
+    Data-parallel training gives each device an equal share of every batch.
+    JAX's DataParallel stops with an IndivisibleError on any batch that doesn't
+    divide; Keras' TensorFlow trainer on a first batch that doesn't (it averages
+    that batch over the devices to build the model). So the batch size and
+    Keras' validation batch must divide by the device count, and the validation
+    set is cut to a whole multiple of it (at most devices - 1 images fewer).
+    The test set stays whole: the model predicts it outside the distribution.
+    """
+    devices = len(parallel_devices())
+    if devices <= 1:
+        return data
+    if KERAS_VALIDATION_BATCH % devices:
+        raise ConfigError(f"Keras' validation batches of {KERAS_VALIDATION_BATCH} don't split evenly "
+                          f"over {devices} devices: train on 2, 4 or 8 (e.g. CUDA_VISIBLE_DEVICES=0,1)")
+    if batch_size % devices:
+        raise ConfigError(f"each batch is split evenly over the {devices} devices: use a --batch-size "
+                          f"that divides by {devices}, got {batch_size}")
+    n_val = len(data.x_val) - len(data.x_val) % devices
+    if n_val == 0:
+        raise ConfigError(f"the validation set needs at least {devices} images, one per device: "
+                          "raise --limit")
+    return dataclasses.replace(data, x_val=data.x_val[:n_val])
 
 
 def describe_parallelism() -> str:

@@ -101,3 +101,30 @@ def test_precision_flag_picks_the_policy(monkeypatch):
             training.set_precision("half")
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def split_data(n_val: int):
+    from denoise_kit.datasets import DenoisingData
+
+    images = np.zeros((n_val, 28, 28, 1), "float32")
+    return DenoisingData(images, images, images[:7], np.zeros(7, "uint8"), ("0",))
+
+
+@pytest.mark.parametrize("devices, batch_size, n_val, kept_or_error", [
+    (1, 15, 25, 25),  # One device: nothing to split.
+    (2, 16, 25, 24),  # The validation set loses its odd image; the test set stays whole.
+    (4, 16, 25, 24),
+    (2, 15, 25, "use a --batch-size that divides by 2, got 15"),
+    (2, 16, 1, "the validation set needs at least 2 images"),
+    (3, 15, 25, "Keras' validation batches of 32 don't split evenly over 3 devices"),
+])
+def test_batches_split_evenly_over_the_devices(monkeypatch, devices, batch_size, n_val, kept_or_error):
+    names = [f"cpu:{i}" for i in range(devices)] if devices > 1 else []
+    monkeypatch.setattr(training, "parallel_devices", lambda: names)
+    data = split_data(n_val)
+    if isinstance(kept_or_error, str):
+        with pytest.raises(ConfigError, match=kept_or_error):
+            training.split_evenly(data, batch_size)
+    else:
+        split = training.split_evenly(data, batch_size)
+        assert (len(split.x_val), len(split.x_test), len(split.x_train)) == (kept_or_error, 7, n_val)
