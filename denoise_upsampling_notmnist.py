@@ -36,7 +36,8 @@ DECODER_FILTERS = (32, 16)  # Filters per decoder level (7->14->28), after each 
 KERNEL_SIZE = 3  # Height and width of every convolution kernel.
 INTERPOLATION = "nearest"  # How UpSampling2D fills new pixels: "nearest" or "bilinear".
 LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosine.
-VALIDATION_FRACTION = 0.1  # Share of the training images kept aside to watch overfitting.
+VALIDATION_FRACTION = 0.1  # Share of the training images kept aside to watch overfitting,
+MAX_VALIDATION_IMAGES = 1_000  # at most: scored every epoch, more would only cost time.
 SEED = 42  # Weights, training noise and shuffling: same seed, same numbers (on one machine).
 VALIDATION_NOISE_SEED = 42  # The fixed noise of the validation and test images: the same
 TEST_NOISE_SEED = 43  # whatever --seed is, so every run is scored on the same noisy images.
@@ -150,7 +151,8 @@ def main():
 
     # ## The data: images in [0, 1], shape (N, 28, 28, 1)
     data = datasets.denoising_splits(args.dataset, args.data_dir, limit=args.limit,
-                                     validation_fraction=VALIDATION_FRACTION)
+                                     validation_fraction=VALIDATION_FRACTION,
+                                     max_validation=MAX_VALIDATION_IMAGES)
     data = training.split_evenly(data, args.batch_size)  # JAX on several devices: even batches.
     cli.check_training_args(args, len(data.x_train))
 
@@ -175,6 +177,7 @@ def main():
     title = f"UpSampling2D ({args.interpolation}) denoiser on {args.dataset}, noise {args.noise_factor:g}"
     settings = training.settings_of(args, POLICY=policy, STEPS_PER_EXECUTION=steps_per_execution,
                                     VALIDATION_FRACTION=VALIDATION_FRACTION,
+                                    MAX_VALIDATION_IMAGES=MAX_VALIDATION_IMAGES,
                                     VALIDATION_NOISE_SEED=VALIDATION_NOISE_SEED,
                                     TEST_NOISE_SEED=TEST_NOISE_SEED)
     callbacks = [*training.resumable_callbacks(args.output_dir, settings),

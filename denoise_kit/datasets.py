@@ -513,11 +513,13 @@ class DenoisingData:
 
 
 def denoising_splits(name: str, data_dir: str | os.PathLike[str] | None = None, *,
-                     limit: int | None = None, validation_fraction: float = 0.1) -> DenoisingData:
+                     limit: int | None = None, validation_fraction: float = 0.1,
+                     max_validation: int | None = None) -> DenoisingData:
     """Load a dataset, keep at most `limit` training images and set the first
-    `validation_fraction` of them aside for validation. The test set is left
-    whole, so scores stay comparable whatever the limit."""
+    `validation_fraction` of them, at most `max_validation`, aside for
+    validation. The test set is left whole, so scores stay comparable
+    whatever the limit."""
     (x_train, _), (x_test, y_test) = load_dataset(name, data_dir)
     x_train = x_train[:limit]
-    n_val = max(1, round(len(x_train) * validation_fraction))
+    n_val = max(1, min(round(len(x_train) * validation_fraction), max_validation or len(x_train)))
     return DenoisingData(x_train[n_val:], x_train[:n_val], x_test, y_test, CLASS_NAMES[name])

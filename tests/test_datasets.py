@@ -302,6 +302,9 @@ def test_denoising_splits_limit_and_validation(tmp_path):
     data = datasets.denoising_splits("mnist", tmp_path, limit=50, validation_fraction=0.1)
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (45, 5, 20)
     assert data.class_names[3] == "3"
+    capped = datasets.denoising_splits("mnist", tmp_path, validation_fraction=0.1, max_validation=3)
+    assert (len(capped.x_train), len(capped.x_val)) == (77, 3)  # 8 by the fraction, 3 at most.
+    np.testing.assert_array_equal(capped.x_val, data.x_val[:3])
 
 
 # ---------------------------------------------------------------------- Fashion-MNIST
