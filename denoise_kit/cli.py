@@ -82,7 +82,7 @@ def int_list(text: str) -> tuple[int, ...]:
 
 def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_size: int,
                     noise_factor: float, seed: int, dataset: str, precision: str,
-                    images_per_epoch: int | None = None,
+                    images_per_epoch: int | None = None, epoch_fraction: float | None = None,
                     filters: tuple[int, ...] | None = None, kernel_size: int | None = None,
                     learning_rate: float | None = None) -> argparse.ArgumentParser:
     """The flags every training script shares, defaulting to its constants."""
@@ -93,8 +93,9 @@ def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_siz
                         help="which images to denoise")
     parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     if images_per_epoch is not None:
+        grows = f" (or 1/{round(1 / epoch_fraction)} of a larger training set)" if epoch_fraction else ""
         parser.add_argument("--images-per-epoch", type=int, default=images_per_epoch,
-                            help="noisy images per epoch, whatever the dataset's size")
+                            help=f"noisy images per epoch{grows}")
     parser.add_argument("--batch-size", type=int, default=batch_size, help="images per training step")
     parser.add_argument("--noise-factor", type=float, default=noise_factor,
                         help="standard deviation of the Gaussian noise (images are in [0, 1])")

@@ -233,8 +233,8 @@ def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
         (("--learning-rate", "inf"), "--learning-rate must be a number above 0, got inf"),
         (("--kernel-size", "0"), "--kernel-size must be at least 1, got 0"),
         (("--seed", "-1"), "--seed must be a whole number from 0 to 4294967295, got -1"),
-        (("--images-per-epoch", "8"), "--images-per-epoch must be at least the batch size (16), got 8"),
-        (("--images-per-epoch", "-1"), "--images-per-epoch must be at least the batch size (16), got -1"),
+        (("--images-per-epoch", "4"), "--images-per-epoch must be at least the batch size (8), got 4"),
+        (("--images-per-epoch", "-1"), "--images-per-epoch must be at least the batch size (8), got -1"),
         (("--batch-size", "500", "--limit", "100", "--images-per-epoch", "500"),
          "batch size 500 is larger than the 90 training images"),
     ],
@@ -376,3 +376,23 @@ def test_denoise_own_images_through_the_script(fixture_data, tmp_path):
     assert all(after[name] == data for name, data in before.items())  # Nothing trained or replaced.
     with Image.open(out / "stroke.denoised.png") as denoised:
         assert denoised.size == (61, 45) and denoised.mode == "L"
+
+
+@pytest.mark.parametrize(("flags", "images_per_epoch"), [
+    (("--limit", "400"), 180),  # Half of the 360 training images: more than IMAGES_PER_EPOCH.
+    (("--limit", "100"), 64),  # Half of 90 would be fewer: IMAGES_PER_EPOCH it is.
+    (("--limit", "400", "--images-per-epoch", "100"), 100),  # Typed in: exactly that.
+])
+def test_the_default_budget_follows_the_training_set(flags, images_per_epoch, fixture_data, tmp_path,
+                                                     monkeypatch):
+    """An epoch is IMAGES_PER_EPOCH noisy images, or EPOCH_FRACTION of a training set big
+    enough for that to be more (here 64 and 1/2, for a small, quick run)."""
+    monkeypatch.setattr(transpose_script, "IMAGES_PER_EPOCH", 64)
+    monkeypatch.setattr(transpose_script, "EPOCH_FRACTION", 1 / 2)
+    out = tmp_path / "out"
+    monkeypatch.setattr(sys, "argv", ["denoise_transpose_mnist.py", "--data-dir", str(fixture_data),
+                                      "--output-dir", str(out), "--epochs", "1",
+                                      "--precision", "float32", *flags])  # The global policy stays.
+    transpose_script.main()
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["images_per_epoch"] == images_per_epoch
