@@ -7,7 +7,7 @@ same noisy test images, and says which wins and whether the difference is
 larger than the seed-to-seed spread.
 
 Run it:
-    python compare_decoders.py                      # MNIST, 5 x 8,000 images, 3 seeds
+    python compare_decoders.py                      # MNIST, 5 x 7,000 images, 3 seeds
     python compare_decoders.py --dataset notmnist --noise-factor 0.3
     python compare_decoders.py --noise-factors 0.2,0.5,0.8   # how it changes with the noise
     python compare_decoders.py --limit 1000 --epochs 2 --seeds 1   # a quick look
@@ -91,8 +91,8 @@ def steps_per_epoch(args):
 
 
 def train(build, data, args, seed):
-    """Train one decoder exactly as the scripts do; return it and its training
-    seconds without building and tracing the graph (see WarmTimer)."""
+    """Train one decoder as the scripts do, on this script's fixed budget; return
+    it and its training seconds without building and tracing the graph (see WarmTimer)."""
     keras.utils.set_random_seed(seed)
     denoiser = build()
     steps = steps_per_epoch(args)

@@ -29,7 +29,7 @@ DATASET = "mnist"  # "mnist", "notmnist" or "fashion_mnist".
 NOISE_FACTOR = 0.5  # Standard deviation of the Gaussian noise; pixels are in [0, 1].
 EPOCHS = 10  # Training rounds; each ends with validation, a snapshot and a backup.
 IMAGES_PER_EPOCH = 7_000  # Noisy images per epoch, or on a bigger training set
-EPOCH_FRACTION = 1 / 6  # this share of it: a full download trains 1.4x as long, not 7.5x.
+EPOCH_FRACTION = 1 / 6  # this share of it: 8x the images (a full download) train 1.4x as long.
 BATCH_SIZE = 8  # Images per step: more, smaller steps learn more from each image.
 FILTERS = (32, 64)  # Filters per encoder level (28->14->7); the decoder mirrors them.
 KERNEL_SIZE = 3  # Height and width of every convolution kernel.
@@ -147,9 +147,9 @@ def main():
     data = datasets.denoising_splits(args.dataset, args.data_dir, limit=args.limit,
                                      validation_fraction=VALIDATION_FRACTION,
                                      max_validation=MAX_VALIDATION_IMAGES)
-    data = training.split_evenly(data, args.batch_size)  # JAX on several devices: even batches.
+    data = training.split_evenly(data, args.batch_size)  # Several devices: an equal share each.
     # The budget follows the data, slowly: 7,000 noisy images per epoch, or a
-    # sixth of a bigger training set (9,833 of a full 60,000-image download).
+    # sixth of a training set over 42,000 images (a full download's 59,000: 9,833).
     if not cli.given("--images-per-epoch"):
         args.images_per_epoch = max(IMAGES_PER_EPOCH, round(EPOCH_FRACTION * len(data.x_train)))
     cli.check_training_args(args, len(data.x_train))
@@ -179,9 +179,9 @@ def main():
                                     TEST_NOISE_SEED=TEST_NOISE_SEED)
     callbacks = [*training.resumable_callbacks(args.output_dir, settings),
                  progress.ProgressSnapshots(data.x_val, x_val_noisy, args.output_dir, title=title)]
-    # Shuffled clean images, pass after pass, cut into epochs of IMAGES_PER_EPOCH:
-    # the full 60,000-image download trains as fast as the offline sample, it just
-    # shows more different images. A resumed run picks the stream up where it stopped.
+    # Shuffled clean images, pass after pass, cut into epochs of --images-per-epoch
+    # noisy images, however many the dataset has. A resumed run picks the stream
+    # up where it stopped.
     clean_batches = batches.image_batches(
         data.x_train, batch_size=args.batch_size, seed=args.seed,
         first_step=training.finished_epochs(args.output_dir) * steps_per_epoch)

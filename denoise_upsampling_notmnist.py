@@ -153,7 +153,7 @@ def main():
     data = datasets.denoising_splits(args.dataset, args.data_dir, limit=args.limit,
                                      validation_fraction=VALIDATION_FRACTION,
                                      max_validation=MAX_VALIDATION_IMAGES)
-    data = training.split_evenly(data, args.batch_size)  # JAX on several devices: even batches.
+    data = training.split_evenly(data, args.batch_size)  # Several devices: an equal share each.
     cli.check_training_args(args, len(data.x_train))
 
     # Validation and test noise are drawn once, from fixed seeds: every run and

@@ -4,6 +4,7 @@ a runner that turns user errors and interrupts into one clear line."""
 from __future__ import annotations
 
 import argparse
+import fractions
 import math
 import signal
 import sys
@@ -47,7 +48,8 @@ class _OneLineErrors(argparse.ArgumentParser):
 def parser_for(script_file: str, doc: str | None) -> argparse.ArgumentParser:
     """A parser whose --help starts with the script's title and description."""
     return _OneLineErrors(prog=command_of(script_file), description=help_text(doc),
-                          formatter_class=_HelpFormatter)
+                          formatter_class=_HelpFormatter,
+                          allow_abbrev=False)  # Flags typed in full: `given` can tell which were.
 
 
 def demo_args(script_file: str, doc: str | None, uses_data: bool = False) -> argparse.Namespace:
@@ -93,9 +95,12 @@ def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_siz
                         help="which images to denoise")
     parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
     if images_per_epoch is not None:
-        grows = f" (or 1/{round(1 / epoch_fraction)} of a larger training set)" if epoch_fraction else ""
+        grows = ""
+        if epoch_fraction:
+            share = fractions.Fraction(epoch_fraction).limit_denominator(100)
+            grows = f", or {share} of the training images when that is more; typed in, exactly this"
         parser.add_argument("--images-per-epoch", type=int, default=images_per_epoch,
-                            help=f"noisy images per epoch{grows}")
+                            help=f"noisy images per epoch (default: %(default)s{grows})")
     parser.add_argument("--batch-size", type=int, default=batch_size, help="images per training step")
     parser.add_argument("--noise-factor", type=float, default=noise_factor,
                         help="standard deviation of the Gaussian noise (images are in [0, 1])")

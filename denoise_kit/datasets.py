@@ -521,5 +521,8 @@ def denoising_splits(name: str, data_dir: str | os.PathLike[str] | None = None, 
     whatever the limit."""
     (x_train, _), (x_test, y_test) = load_dataset(name, data_dir)
     x_train = x_train[:limit]
-    n_val = max(1, min(round(len(x_train) * validation_fraction), max_validation or len(x_train)))
+    n_val = round(len(x_train) * validation_fraction)
+    if max_validation is not None:
+        n_val = min(n_val, max_validation)
+    n_val = max(1, n_val)
     return DenoisingData(x_train[n_val:], x_train[:n_val], x_test, y_test, CLASS_NAMES[name])

@@ -163,7 +163,7 @@ def distribution_scope():
 
     TensorFlow: a MirroredStrategy scope. JAX: Keras' DataParallel scope,
     which shards each batch in fit. Outside the scope, a model trained by
-    JAX predicts on one device, so on any number of images.
+    JAX predicts without splitting the batch, so on any number of images.
     """
     distribution = _distribution()
     return contextlib.nullcontext() if distribution is None else distribution.scope()
@@ -189,7 +189,8 @@ def split_evenly(data: Any, batch_size: int) -> Any:
         return data
     if KERAS_VALIDATION_BATCH % devices:
         raise ConfigError(f"Keras' validation batches of {KERAS_VALIDATION_BATCH} don't split evenly "
-                          f"over {devices} devices: train on 2, 4 or 8 (e.g. CUDA_VISIBLE_DEVICES=0,1)")
+                          f"over {devices} devices: train on a number that divides {KERAS_VALIDATION_BATCH} "
+                          "(e.g. CUDA_VISIBLE_DEVICES=0,1)")
     if batch_size % devices:
         raise ConfigError(f"each batch is split evenly over the {devices} devices: use a --batch-size "
                           f"that divides by {devices}, got {batch_size}")

@@ -34,3 +34,11 @@ def test_a_big_batch_is_scored_in_chunks_with_the_same_result(monkeypatch):
     whole = metrics.ssim_per_image(clean, estimate)
     monkeypatch.setattr(metrics, "SSIM_CHUNK", 3)
     np.testing.assert_array_equal(metrics.ssim_per_image(clean, estimate), whole)
+
+
+def test_images_smaller_than_the_window_are_refused_as_skimage_does():
+    small = np.zeros((2, 10, 28))
+    with pytest.raises(ValueError, match="at least 11x11 pixels"):
+        metrics.ssim_per_image(small, small)
+    with pytest.raises(ValueError):
+        metrics.ssim(small[0], small[0])
