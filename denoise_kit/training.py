@@ -203,11 +203,10 @@ def split_evenly(data: Any, batch_size: int) -> Any:
 
 def describe_parallelism() -> str:
     """'' for one device, else e.g. ', data-parallel over 2 devices (MirroredStrategy)'."""
-    devices = parallel_devices()
-    if not devices:
+    distribution = _distribution()
+    if distribution is None:
         return ""
-    how = "MirroredStrategy" if keras.backend.backend() == "tensorflow" else "DataParallel"
-    return f", data-parallel over {len(devices)} devices ({how})"
+    return f", data-parallel over {len(parallel_devices())} devices ({type(distribution).__name__})"
 
 
 class PerReplicaSeedGenerator(keras.random.SeedGenerator):
