@@ -5,6 +5,7 @@ encoder, same number of parameters within 5%, same data, noise and training
 budget) with the same seeds, scores them against classical denoisers on the
 same noisy test images, and says which wins and whether the difference is
 larger than the seed-to-seed spread.
+Accelerator: optional (a CPU trains all 12 models in about 11 minutes)
 
 Run it:
     python compare_decoders.py                      # MNIST, 5 x 8,000 images, 3 seeds
@@ -16,403 +17,240 @@ It writes results.md, results.json, comparison.png (one per noise level with
 --noise-factors), artifacts.png and, for several noise levels,
 psnr_vs_noise.png to outputs/compare_decoders/. Every finished training is
 saved in progress.json there: stop it at any time (Ctrl-C) and run the same
-command again to train only the rest.
+command again to train only the rest. Open it as a notebook to run it cell by
+cell: `jupytext --to ipynb compare_decoders.py`, or VS Code's "Run Cell".
 """
 
-import argparse
-import json
-import math
-import sys
-import time
-from dataclasses import dataclass, field
+# %% [markdown]
+# ## Setup
 
-import denoise_kit.quiet  # noqa: F401  (before keras: hides TensorFlow's start-up log lines)
+# %%
+import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up lines; fixable errors print one line)
 
 import keras
-import numpy as np
+from keras import layers, ops
 
-import denoise_transpose_mnist as transpose_script
-import denoise_upsampling_notmnist as upsampling_script
-from denoise_kit import (
-    baselines,
-    batches,
-    cli,
-    compare,
-    datasets,
-    files,
-    finished_work,
-    metrics,
-    plots,
-    training,
-)
-from denoise_kit.errors import ConfigError
+from denoise_kit import batches, cli, comparison, datasets, hardware, parallel, progress, timing
 
+# %% [markdown]
 # ## Configuration
+#
+# One training budget for every decoder, and the seeds they all train with.
+# Edit the constants here, or replace any of them for one run with the flag of
+# the same name: `--seeds 5`, `--noise-factors 0.2,0.5,0.8` (`--help` lists
+# them all).
 
-DATASET = "mnist"  # "mnist" or "notmnist"
-NOISE_FACTOR = 0.5
-EPOCHS = 5  # The same training budget for every decoder:
-IMAGES_PER_EPOCH = 8_000  # EPOCHS x IMAGES_PER_EPOCH noisy images,
-BATCH_SIZE = 16  # Not the Conv2DTranspose script's 8: 4 decoders x 3 seeds train faster at 16.
+# %%
+DATASET = "mnist"  # "mnist", "notmnist" or "fashion_mnist".
+NOISE_FACTOR = 0.5  # Standard deviation of the Gaussian noise; pixels are in [0, 1].
+NOISE_FACTORS: tuple[float, ...] | None = None  # Noise levels to compare at instead, e.g. 0.2,0.5,0.8.
+EPOCHS = 5  # Training rounds of every decoder: the same budget for each.
+IMAGES_PER_EPOCH = 8_000  # Noisy images per epoch, whatever the dataset's size.
+BATCH_SIZE = 16  # Images per step (not the Conv2DTranspose script's 8: 4 decoders x 3 seeds train faster).
+LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosine, as in the scripts.
 SEEDS = 3  # Trainings per decoder, the same seeds for each; their spread decides what counts as a tie.
-SEED = transpose_script.SEED  # First training seed; the others follow it.
-TEST_NOISE_SEED = transpose_script.TEST_NOISE_SEED  # The scripts' noisy test images, whatever --seed is.
+SEED = 42  # First training seed; the others follow it (SEED + 1, ...).
+TEST_NOISE_SEED = 43  # Seed of the test images' noise: the scripts' noisy test images, whatever SEED is.
 TUNING_NOISE_SEED = 44  # The noisy training images the classical filters are tuned on.
 TUNING_IMAGES = 300  # Training images used to tune each classical filter's parameter.
-SHOWN = 8  # Test images in comparison.png.
+SHOWN = 8  # Test images shown in comparison.png.
 INFERENCE_BATCH = 256  # Images per predict step when scoring the test set.
-PRECISION = transpose_script.PRECISION  # "auto", "float32" or "mixed", as in the scripts.
-PROGRESS_FILE = "progress.json"  # Finished trainings, so an interrupted run resumes.
+PRECISION = "auto"  # "float32", "mixed", or "auto": mixed only where the hardware is native.
+STEPS_PER_EXECUTION = 16  # Training steps per call into the compiled graph: less Python per step.
+LIMIT: int | None = None  # Train on at most this many images (a quick look); None: all of them.
+DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/.
+OUTPUT_DIR = "outputs/compare_decoders"  # Where the results, the pictures and progress.json go.
+
+# %%
+# Flags replace the constants for one run, each value is checked (a bad one: one line, exit 2).
+# In a notebook, nothing changes.
+CONFIG = cli.override_from_flags(globals())
+
+# %% [markdown]
+# ## Hardware
+#
+# As in the scripts: mixed precision only where the hardware computes it
+# natively, and with several GPUs every model trains data-parallel.
+
+# %%
+machine = hardware.configure(PRECISION, batch_size=BATCH_SIZE, steps_per_execution=STEPS_PER_EXECUTION)
+
+# %% [markdown]
+# ## The data
+#
+# The scripts' images, float32 in [0, 1], shape (N, 28, 28, 1). Every decoder
+# trains on the same images, for the same number of steps.
+
+# %%
+data = datasets.denoising_splits(DATASET, DATA_DIR, limit=LIMIT, shared_by=machine.devices)
+
+# A whole number of executions (Keras runs each one in full): about IMAGES_PER_EPOCH images.
+executions = max(1, round(IMAGES_PER_EPOCH / (BATCH_SIZE * machine.steps_per_execution)))
+steps_per_epoch = executions * machine.steps_per_execution
+
+# %% [markdown]
+# ## The noise
+#
+# The scripts' noise, `x_noisy = clip(x + NOISE_FACTOR * N(0, 1), 0, 1)`. The
+# test images get it once, from a fixed seed: every method is scored on the
+# same noisy images, at each noise level.
+
+# %%
+def add_noise(images, noise_factor, seed):
+    """x_noisy = clip(x + noise_factor * N(0, 1), 0, 1)."""
+    images = ops.convert_to_tensor(images)
+    noise = keras.random.normal(ops.shape(images), seed=seed, dtype=images.dtype)
+    return ops.clip(images + noise_factor * noise, 0.0, 1.0)
 
 
-# ## The four decoders, built by the two denoising scripts' own functions
-# All four get the UpSampling2D script's decoder widths (32 then 16 filters);
-# kernel 4 gets 18 filters first instead of 32, so that all four have the same
-# number of parameters.
+noise_factors = sorted(set(NOISE_FACTORS or (NOISE_FACTOR,)))
+x_test_noisy = {noise: ops.convert_to_numpy(add_noise(data.x_test, noise, seed=TEST_NOISE_SEED))
+                for noise in noise_factors}
 
-DECODER_FILTERS = upsampling_script.DECODER_FILTERS
+# %% [markdown]
+# The training images get new noise every time they are seen, from a layer in
+# front of the denoiser, inside the compiled training step.
+
+# %%
+class FreshNoise(layers.Layer):
+    """Adds new noise to every training batch; passes images through otherwise."""
+
+    def __init__(self, noise_factor, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.noise_factor = noise_factor
+        # A keras.random.SeedGenerator; on several GPUs each one draws its own noise.
+        self.seed_generator = parallel.PerDeviceSeedGenerator(seed)
+
+    def call(self, images, training=False):  # Keras passes training=True inside fit only.
+        if not training:
+            return images
+        return add_noise(images, self.noise_factor, self.seed_generator)
+
+
+# %% [markdown]
+# ## Four decoders behind one encoder
+#
+# Every model has the scripts' encoder: Conv2D + MaxPooling2D per level
+# (28 -> 14 -> 7) and a bottleneck Conv2D. Only the way back up changes:
+#
+# - `Conv2DTranspose(strides=2)` learns its own upsampling, with a 3x3 or a
+#   4x4 kernel (a kernel the stride divides, the usual cure for
+#   checkerboard patterns);
+# - `UpSampling2D` repeats pixels (nearest) or interpolates them (bilinear),
+#   and a Conv2D after it learns what to draw.
+#
+# All four decoders are 32 then 16 filters wide (the UpSampling2D script's
+# widths); the 4x4 kernel gets 18 filters first instead of 32, so that all
+# four have the same number of parameters. The same 1x1 sigmoid Conv2D makes
+# the output.
+
+# %%
+def encoder(inputs, filters=(32, 64), kernel_size=3):
+    """The scripts' encoder: 28x28 -> 14x14 -> 7x7, then the bottleneck."""
+    x = inputs
+    for n in filters:
+        x = layers.Conv2D(n, kernel_size, activation="relu", padding="same")(x)
+        x = layers.MaxPooling2D(2, padding="same")(x)
+    return layers.Conv2D(filters[-1], kernel_size, activation="relu", padding="same")(x)
+
+
+def denoiser_from(inputs, x):
+    # One grey value per pixel, in [0, 1]; float32 keeps the output exact under mixed precision.
+    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="denoiser")
+
+
+def build_transpose(kernel_size=3, decoder_filters=(32, 16)):
+    inputs = keras.Input(shape=(None, None, 1))
+    x = encoder(inputs)
+    for n in decoder_filters:  # 7x7 -> 14x14 -> 28x28, a learned upsampling
+        x = layers.Conv2DTranspose(n, kernel_size, strides=2, activation="relu", padding="same")(x)
+    return denoiser_from(inputs, x)
+
+
+def build_upsampling(interpolation, decoder_filters=(32, 16), kernel_size=3):
+    inputs = keras.Input(shape=(None, None, 1))
+    x = encoder(inputs)
+    for n in decoder_filters:  # 7x7 -> 14x14 -> 28x28: fixed upsampling, then a learned convolution
+        x = layers.UpSampling2D(2, interpolation=interpolation)(x)
+        x = layers.Conv2D(n, kernel_size, activation="relu", padding="same")(x)
+    return denoiser_from(inputs, x)
+
+
 DECODERS = {
-    "Conv2DTranspose k3 s2": lambda: transpose_script.build_autoencoder(decoder_filters=DECODER_FILTERS),
-    "Conv2DTranspose k4 s2": lambda: transpose_script.build_autoencoder(
-        decoder_kernel_size=4, decoder_filters=(18, DECODER_FILTERS[1])),
-    "UpSampling2D nearest + Conv2D": lambda: upsampling_script.build_autoencoder(
-        interpolation="nearest", decoder_filters=DECODER_FILTERS),
-    "UpSampling2D bilinear + Conv2D": lambda: upsampling_script.build_autoencoder(
-        interpolation="bilinear", decoder_filters=DECODER_FILTERS),
+    "Conv2DTranspose k3 s2": lambda: build_transpose(kernel_size=3),
+    "Conv2DTranspose k4 s2": lambda: build_transpose(kernel_size=4, decoder_filters=(18, 16)),
+    "UpSampling2D nearest + Conv2D": lambda: build_upsampling("nearest"),
+    "UpSampling2D bilinear + Conv2D": lambda: build_upsampling("bilinear"),
 }
 
-
-# ## Training, timed at full speed (training.WarmTimer leaves out building and tracing the graph)
-
-
-def steps_per_epoch(args):
-    steps_per_execution = training.steps_per_execution(transpose_script.STEPS_PER_EXECUTION)
-    return batches.steps_per_epoch(args.images_per_epoch, args.batch_size, steps_per_execution)
-
-
-def train(build, data, args, seed):
-    """Train one decoder as the scripts do, on this script's fixed budget; return
-    it and its training seconds without building and tracing the graph (see WarmTimer)."""
-    keras.utils.set_random_seed(seed)
-    denoiser = build()
-    steps = steps_per_epoch(args)
-    model = transpose_script.fresh_noise_trainer(denoiser, args.noise_factor, seed,
-                                                 total_steps=args.epochs * steps)
-    timer = training.WarmTimer()
-    model.fit(batches.image_batches(data.x_train, batch_size=args.batch_size, seed=seed),
-              steps_per_epoch=steps, epochs=args.epochs, shuffle=False, verbose=0, callbacks=[timer])
-    return denoiser, timer.seconds
-
-
+# %% [markdown]
 # ## Finished work, saved as it is done
-# progress.json holds every finished training and classical score, keyed by
-# noise level, method and seed, under the settings they were made with. A run
-# with the same settings skips them; other settings start a fresh file.
+#
+# progress.json in OUTPUT_DIR holds every classical score and every finished
+# training, under the settings they were made with. Stop the comparison at any
+# time and run it again: only what is missing is trained. More seeds or
+# another noise level only add trainings; other settings start afresh.
 
+# %%
+run = comparison.Comparison(CONFIG, machine, data, x_test_noisy, decoders=list(DECODERS),
+                            images_per_epoch=steps_per_epoch * BATCH_SIZE)
 
-def run_settings(args, data, policy):
-    """What a resumed run must share with the one it continues: every flag
-    except where outputs go, the noise levels and the number of seeds (those
-    only add entries), plus the data actually used and the precision."""
-    per_entry = {"output_dir", "noise_factor", "noise_factors", "seeds"}
-    settings = {k: v for k, v in vars(args).items() if k not in per_entry}
-    settings.update(data_dir=datasets.resolve_data_dir(args.data_dir), dtype_policy=policy,
-                    train_images=len(data.x_train), test_images=len(data.x_test),
-                    tuning_images=TUNING_IMAGES)
-    return json.loads(json.dumps(settings, default=str))  # As a saved copy reads back: comparable.
+# %% [markdown]
+# ## The yardstick: classical denoisers
+#
+# Median, Gaussian, total variation, wavelet and non-local means filters (and
+# BM3D, if installed), each with its one parameter tuned on a few noisy
+# training images, with noise of their own.
 
+# %%
+x_tuning = data.x_train[:TUNING_IMAGES]
+x_tuning_noisy = {noise: ops.convert_to_numpy(add_noise(x_tuning, noise, seed=TUNING_NOISE_SEED))
+                  for noise in noise_factors}
+run.score_classical_filters(x_tuning, x_tuning_noisy)
 
-# ## One noise level: the test noise and everything scored on it
+# %% [markdown]
+# ## Training every decoder with every seed
+#
+# Each training is the scripts' own: clean images in and out of `fit`, the
+# FreshNoise layer making the noisy inputs, binary cross-entropy, Adam with a
+# cosine decay. Setting the seed first gives every decoder the same luck: the
+# same noise and the same order of images. The timer leaves out the time spent
+# building and tracing the graph; then the trained denoiser cleans the same
+# noisy test images as every other method.
 
-
-@dataclass
-class Level:
-    noise_factor: float
-    x_noisy: np.ndarray
-    tuning_clean: np.ndarray
-    tuning_noisy: np.ndarray
-    results: list = field(default_factory=list)
-    shown: list = field(default_factory=list)  # (row label, denoised shown images)
-    errors: dict = field(default_factory=dict)  # decoder -> (mean error, error spectrum, share)
-
-    @property
-    def label(self):
-        return f"noise {self.noise_factor:g}"
-
-
-def make_level(data, noise_factor):
-    """The scripts' test noise and the classical filters' tuning noise at one level."""
-    add_noise = transpose_script.add_noise
-    tuning_clean = data.x_train[:TUNING_IMAGES]
-    return Level(
-        noise_factor,
-        keras.ops.convert_to_numpy(add_noise(data.x_test, noise_factor, seed=TEST_NOISE_SEED)),
-        tuning_clean,
-        keras.ops.convert_to_numpy(add_noise(tuning_clean, noise_factor, seed=TUNING_NOISE_SEED)),
+# %%
+print(f"\nTraining {len(DECODERS)} decoders x {SEEDS} seed(s) x {len(noise_factors)} noise level(s), "
+      f"{EPOCHS} epoch(s) each, on {keras.backend.backend()}, {machine.description}: "
+      f"{len(data.x_train):,} train / {len(data.x_test):,} test images", flush=True)
+for noise_factor, name, seed in run.trainings_to_do():  # Only those progress.json lacks.
+    keras.utils.set_random_seed(seed)
+    denoiser = DECODERS[name]()
+    model = keras.Sequential([keras.Input(shape=(28, 28, 1)), FreshNoise(noise_factor, seed=seed), denoiser],
+                             name="fresh_noise_training")
+    model.compile(
+        optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE,
+                                                                               EPOCHS * steps_per_epoch)),
+        loss="binary_crossentropy",
+        metrics=[progress.psnr_metric],  # As in the scripts, so that the training times compare.
+        steps_per_execution=machine.steps_per_execution,
     )
+    timer = timing.WarmTimer()
+    model.fit(batches.image_batches(data.x_train, batch_size=BATCH_SIZE, seed=seed),  # (clean, clean) pairs
+              steps_per_epoch=steps_per_epoch, epochs=EPOCHS, shuffle=False,  # The stream is shuffled.
+              verbose=0, callbacks=[timer])
+    x_denoised, inference_ms = timing.predict_timed(denoiser, x_test_noisy[noise_factor], INFERENCE_BATCH)
+    run.save_training(noise_factor, name, seed, denoiser, x_denoised, timer.seconds, inference_ms)
 
+# %% [markdown]
+# ## The answer
+#
+# A gap between two decoders counts only when it is larger than what changing
+# the seed does: both are compared seed by seed, and a difference whose 95%
+# confidence interval includes 0 is a tie. The table also says how fast each
+# one trains and denoises, and how much of its error is a checkerboard
+# pattern (artifacts.png shows where).
 
-def scores(clean, denoised):
-    """PSNR, SSIM and the checkerboard share of the error, per image then averaged."""
-    quality = metrics.quality(clean, denoised)
-    return {"psnr": quality["psnr"], "ssim": quality["ssim"],
-            "checkerboard": compare.checkerboard_share(denoised - clean)}
-
-
-# ## Classical denoisers, each with its one parameter tuned on training images
-
-
-def score_classical(level, data, methods, progress):
-    print(f"Classical filters at {level.label}, each parameter tuned on {len(level.tuning_clean)} "
-          "training images:", flush=True)
-    for method in methods:
-        key = f"{level.label} | {method.name}"
-        entry = progress.get(key)
-        if entry is None:
-            tuned = baselines.tune(method, level.tuning_clean, level.tuning_noisy)
-            denoised, ms = baselines.apply(tuned, level.x_noisy)
-            entry = {"value": tuned.value, "inference_ms": ms, **scores(data.x_test, denoised),
-                     "shown": finished_work.packed_images(denoised[:SHOWN])}
-            progress.save(key, entry)
-        print(f"  {method.name:30} {method.parameter} = {entry['value']:g}: "
-              f"{entry['psnr']:.2f} dB", flush=True)
-        level.results.append(compare.Result(
-            method.name, "classical", f"{method.parameter} = {entry['value']:g}", [entry["psnr"]],
-            [entry["ssim"]], inference_ms=[entry["inference_ms"]], checkerboard=entry["checkerboard"]))
-        row_label = method.name.split(" (")[0].replace(" ", "\n", 1)
-        level.shown.append((row_label, finished_work.unpacked_images(entry["shown"])))
-
-
-# ## The four decoders, each trained with every seed
-
-
-def score_decoder(build, level, data, args, seed):
-    """Train one decoder at one noise level with one seed; its scores as a dict."""
-    level_args = argparse.Namespace(**{**vars(args), "noise_factor": level.noise_factor})
-    denoiser, seconds = train(build, data, level_args, seed)
-    denoised, ms = training.predict_timed(denoiser, level.x_noisy, INFERENCE_BATCH)
-    error = denoised - data.x_test
-    trained_images = args.epochs * steps_per_epoch(args) * args.batch_size
-    entry = {"train_seconds": seconds, "images_per_second": trained_images / seconds,
-             "inference_ms": ms, "params": denoiser.count_params(), **scores(data.x_test, denoised),
-             "mean_error": finished_work.packed(error.mean(axis=0)[..., 0]),
-             "spectrum": finished_work.packed(compare.mean_error_spectrum(error))}
-    if seed == args.seed:
-        entry["shown"] = finished_work.packed_images(denoised[:SHOWN])
-    return entry
-
-
-def train_decoders(levels, data, args, progress):
-    """Every decoder at every level with every seed; one line per training, with the time left."""
-    seeds = [args.seed + i for i in range(args.seeds)]
-    todo = [(level, name, seed) for level in levels for name in DECODERS for seed in seeds]
-    done = sum(progress.get(training_key(level, name, seed)) is not None for level, name, seed in todo)
-    if done:
-        print(f"{done} of {len(todo)} trainings already finished in {progress.path}: training the rest",
-              flush=True)
-    finished_seconds = []
-    for level, name, seed in todo:
-        key = training_key(level, name, seed)
-        if progress.get(key) is not None:
-            continue
-        start = time.perf_counter()
-        entry = score_decoder(DECODERS[name], level, data, args, seed)
-        progress.save(key, entry)
-        finished_seconds.append(time.perf_counter() - start)
-        done += 1
-        left = compare.time_left(finished_seconds, done, len(todo))
-        where = f"{level.label}, " if len(levels) > 1 else ""
-        print(f"{name:31}{where}seed {seed}: {entry['psnr']:.2f} dB, SSIM {entry['ssim']:.3f}, "
-              f"trained in {entry['train_seconds']:.0f} s | {done}/{len(todo)} done"
-              + (f", about {compare.format_duration(left)} left" if done < len(todo) else ""), flush=True)
-    for level in levels:
-        for name in DECODERS:
-            entries = [progress.get(training_key(level, name, seed)) for seed in seeds]
-            add_decoder_result(level, name, entries, seeds)
-
-
-def training_key(level, name, seed):
-    return f"{level.label} | {name} | seed {seed}"
-
-
-def add_decoder_result(level, name, entries, seeds):
-    """One Result per decoder from its per-seed entries; errors averaged over seeds."""
-    column = lambda k: [float(e[k]) for e in entries]  # noqa: E731
-    level.results.append(compare.Result(
-        name, "neural", f"{entries[0]['params']:,}", column("psnr"), column("ssim"),
-        column("train_seconds"), column("images_per_second"), column("inference_ms"),
-        checkerboard=float(np.mean(column("checkerboard"))), seeds=list(seeds)))
-    level.errors[name] = (np.mean([finished_work.unpacked(e["mean_error"]) for e in entries], axis=0),
-                          np.mean([finished_work.unpacked(e["spectrum"]) for e in entries], axis=0),
-                          float(np.mean(column("checkerboard"))))
-    row_label = name.replace(" + Conv2D", "").replace(" ", "\n", 1)
-    level.shown.append((row_label, finished_work.unpacked_images(entries[0]["shown"])))
-
-
-# ## The whole comparison
-
-
-def compare_all(args, data, policy):
-    """Score every method at every noise level, saving as it goes; write the results."""
-    progress = finished_work.FinishedWork(args.output_dir / PROGRESS_FILE, run_settings(args, data, policy))
-    levels = [make_level(data, noise) for noise in args.noise_factors]
-    methods, notes = baselines.available_methods()
-    for level in levels:
-        score_classical(level, data, methods, progress)
-    for note in notes:
-        print(note)
-    device = training.describe_device(
-        policy, training.steps_per_execution(transpose_script.STEPS_PER_EXECUTION))
-    print(f"\nTraining {len(DECODERS)} decoders x {args.seeds} seed(s) x {len(levels)} noise level(s), "
-          f"{args.epochs} epoch(s) each, on {keras.backend.backend()}, {device}: "
-          f"{len(data.x_train):,} train / {len(data.x_test):,} test images", flush=True)
-    train_decoders(levels, data, args, progress)
-    write_results(levels, data, args, device, notes)
-    return levels
-
-
-# ## Results
-
-
-def write_results(levels, data, args, device, notes):
-    out = args.output_dir
-    shape = data.x_test.shape[1:3]
-    white, mask = compare.white_noise_share(shape), compare.stride_frequency_mask(shape)
-    verdicts = [compare.verdict(level.results, args.dataset, level.noise_factor) for level in levels]
-    if len(levels) > 1:
-        verdicts.append(compare.sweep_summary({level.noise_factor: level.results for level in levels}))
-    answer = "\n\n".join(verdicts)
-    noisy_psnr = {level.noise_factor: metrics.quality(data.x_test, level.x_noisy) for level in levels}
-    noises = ", ".join(f"{level.noise_factor:g}" for level in levels)
-    header = (
-        f"# UpSampling2D or Conv2DTranspose on {args.dataset}, noise {noises}\n\n"
-        f"{args.epochs} epochs, batch {args.batch_size}, seeds {args.seed} to {args.seed + args.seeds - 1} "
-        f"for every decoder, {len(data.x_train):,} training and {len(data.x_test):,} test images, {device}. "
-        "PSNR and SSIM are means over the test set; ± is the standard deviation over seeds. "
-        "Train s: training time without building and tracing the graph; inference: after a warm-up run. "
-        f"{compare.TIE_RULE}\n\n"
-        "Checkerboard: the share of each test image's error power (mean removed) at the frequencies "
-        "of patterns that repeat every 2 or 4 pixels, along rows, columns or both (what the two "
-        "stride-2 layers of a 28->7->28 decoder can leave), averaged over the images. White noise "
-        f"puts {white:.4f} there ({mask.sum()} of the {mask.size - 1} frequency bins other than 0): "
-        "a value near that is no "
-        "pattern; several times more is one (artifacts.png).\n")
-    sections = []
-    for level, text in zip(levels, verdicts, strict=False):
-        noisy = noisy_psnr[level.noise_factor]
-        sections.append(f"## Noise {level.noise_factor:g}\n\nNoisy input: {noisy['psnr']:.2f} dB, "
-                        f"SSIM {noisy['ssim']:.3f}.\n\n{compare.results_table(level.results)}\n\n{text}\n")
-    footer = "\n".join(notes + ([verdicts[-1]] if len(levels) > 1 else []))
-    files.write_text(out / "results.md", "\n".join([header, *sections, footer]).rstrip() + "\n")
-    files.write_json(out / "results.json", {
-        "dataset": args.dataset, "noise_factors": [level.noise_factor for level in levels],
-        "epochs": args.epochs, "images_per_epoch": steps_per_epoch(args) * args.batch_size,
-        "batch_size": args.batch_size, "seeds": args.seeds, "seed": args.seed, "limit": args.limit,
-        "precision": args.precision, "backend": keras.backend.backend(), "device": device,
-        "train_images": len(data.x_train),
-        "test_images": len(data.x_test), "notes": notes, "tie_rule": compare.TIE_RULE,
-        "checkerboard_white_noise": white, "verdict": answer,
-        "levels": [{"noise_factor": level.noise_factor, "noisy_psnr": noisy_psnr[level.noise_factor]["psnr"],
-                    "noisy_ssim": noisy_psnr[level.noise_factor]["ssim"], "verdict": text,
-                    "results": [vars(r) for r in level.results]}
-                   for level, text in zip(levels, verdicts, strict=False)]})
-    written = ["results.md", "results.json"]
-    for level in levels:
-        name = "comparison.png" if len(levels) == 1 else f"comparison_noise_{level.noise_factor:g}.png"
-        draw_comparison(level, data, args.dataset, out / name)
-        written.append(name)
-    plots.error_maps({level.label: level.errors for level in levels}, out / "artifacts.png",
-                     mask, white)
-    written.append("artifacts.png")
-    if len(levels) > 1:
-        draw_psnr_vs_noise(levels, noisy_psnr, args.dataset, args.epochs, out / "psnr_vs_noise.png")
-        written.append("psnr_vs_noise.png")
-    print("\n" + "\n\n".join(s.rstrip() for s in sections) + "\n")
-    if len(levels) > 1:
-        print(verdicts[-1] + "\n")
-    for name in written:
-        print(f"wrote {out / name}")
-
-
-def draw_comparison(level, data, dataset, path):
-    clean, noisy = data.x_test[:SHOWN], level.x_noisy[:SHOWN]
-    rows = [("clean", clean), ("noisy", noisy), *level.shown]
-    titles = [[""] * SHOWN] + [[f"{p:.1f} dB" for p in metrics.psnr_per_image(clean, images)]
-                               for _, images in rows[1:]]
-    plots.image_rows(rows, path, titles=titles,
-                     suptitle=f"{dataset}, noise {level.noise_factor:g}: PSNR of each test image")
-
-
-def draw_psnr_vs_noise(levels, noisy_psnr, dataset, epochs, path):
-    decoders = {name: ([], []) for name in DECODERS}
-    classical = []
-    for level in levels:
-        for r in level.results:
-            if r.kind == "neural":
-                decoders[r.method][0].append(r.psnr_mean)
-                decoders[r.method][1].append(r.psnr_sd)
-        best = max((r for r in level.results if r.kind == "classical"), key=lambda r: r.psnr_mean)
-        classical.append((best.method, best.psnr_mean))
-    seeds = len(levels[0].results[-1].psnr)
-    plots.psnr_vs_noise([level.noise_factor for level in levels], decoders, classical, path,
-                        noisy=[noisy_psnr[level.noise_factor]["psnr"] for level in levels],
-                        title=f"{dataset}, {epochs} epoch(s): test PSNR against noise level "
-                              f"(error bars: ± 1 standard deviation over {seeds} seed(s))")
-
-
-def noise_factors_of(args):
-    """--noise-factors as a sorted list, else the single --noise-factor."""
-    if args.noise_factors is None:
-        return [args.noise_factor]
-    try:
-        values = [float(v) for v in args.noise_factors.split(",") if v.strip()]
-    except ValueError:
-        values = []
-    if not values:
-        raise ConfigError(f"--noise-factors takes numbers separated by commas, e.g. 0.2,0.5,0.8; "
-                          f"got {args.noise_factors!r}")
-    if not all(math.isfinite(v) and v >= 0 for v in values):
-        raise ConfigError(f"--noise-factors must be numbers, 0 or more, got {args.noise_factors}")
-    return sorted(set(values))
-
-
-def parse_args(argv=None):
-    parser = cli.training_parser(__file__, __doc__, epochs=EPOCHS, images_per_epoch=IMAGES_PER_EPOCH,
-                                 batch_size=BATCH_SIZE,
-                                 noise_factor=NOISE_FACTOR, seed=SEED, dataset=DATASET, precision=PRECISION)
-    parser.add_argument("--seeds", type=int, default=SEEDS,
-                        help="trainings per decoder, with seeds SEED, SEED+1, ... for every decoder")
-    parser.add_argument("--noise-factors", default=None, metavar="A,B,...",
-                        help="compare at each of these noise levels (overrides --noise-factor) "
-                             "and draw psnr_vs_noise.png")
-    args = parser.parse_args(argv)
-    cli.check_training_args(args)
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {args.seeds}")
-    if args.seed + args.seeds > 2**32:  # Seeds seed, seed + 1, ...: each one numpy must take.
-        raise ConfigError(f"--seed {args.seed} with --seeds {args.seeds} goes past 4294967295: "
-                          "choose a smaller --seed")
-    if getattr(args, "denoise", None):  # A flag the training scripts share; nothing to do here.
-        raise ConfigError("--denoise is for the denoising scripts: compare_decoders.py trains and "
-                          "scores every decoder (run denoise_transpose_mnist.py --denoise ... instead)")
-    args.noise_factors = noise_factors_of(args)
-    return args
-
-
-def main():
-    args = parse_args()
-    plots.setup_matplotlib()
-    training.quiet_retracing_notices()
-    policy = training.set_precision(args.precision)
-    data = datasets.denoising_splits(args.dataset, args.data_dir, limit=args.limit)
-    cli.check_training_args(args, len(data.x_train))
-    try:
-        compare_all(args, data, policy)
-    except KeyboardInterrupt:
-        print(f"\ninterrupted: the finished trainings are saved in {args.output_dir / PROGRESS_FILE}; "
-              "run the same command again to train only the rest", file=sys.stderr)
-        raise SystemExit(130) from None
-
-
-if __name__ == "__main__":
-    cli.run(main)
+# %%
+summary = comparison.write_results(run)  # results.md, results.json, comparison.png, artifacts.png...
+print(summary)  # Each noise level's table and verdict.

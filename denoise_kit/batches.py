@@ -20,6 +20,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from denoise_kit.errors import ConfigError
+
 
 def steps_per_epoch(images_per_epoch: int, batch_size: int, steps_per_execution: int = 1) -> int:
     """Batches in an epoch of about `images_per_epoch` images.
@@ -39,6 +41,9 @@ def image_batches(images: np.ndarray, *, batch_size: int, seed: int, first_step:
     pipeline (a Python generator there runs several times slower); JAX and
     PyTorch get a generator over NumPy arrays. Their orders differ.
     """
+    if batch_size > len(images):
+        raise ConfigError(f"batch size {batch_size} is larger than the {len(images):,} training images: "
+                          "lower --batch-size or raise --limit")
     first_image = first_step * batch_size
     if keras.backend.backend() == "tensorflow":
         return _tf_batches(images, batch_size, seed, first_image)

@@ -1,35 +1,154 @@
-"""Command-line scaffolding: flags that override a script's constants, and
-a runner that turns user errors and interrupts into one clear line."""
+"""Flags: every UPPERCASE constant of a script is also a flag of the same name.
+
+    CONFIG = cli.override_from_flags(globals())
+
+`IMAGES_PER_EPOCH` becomes `--images-per-epoch`, `OUTPUT_DIR` `--output-dir`,
+a boolean `SHOW` `--show` (and `--no-show`), a tuple `FILTERS = (32, 64)`
+`--filters 32,64`. The comment on the constant's line is the flag's help, and
+the constant is its default. Every value is checked, from a flag or as the
+script (or a notebook cell) set it: one that cannot work ends the run with
+one line and exit code 2 before anything is written. In a notebook the
+kernel's own arguments are ignored and the constants stay as the cells set them.
+
+A denoising script given `--denoise a.png b.png` (its constant `DENOISE`)
+trains nothing: the files go through the model it trained before, and the
+script ends there (see own_images.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import fractions
+import io
 import math
-import signal
+import re
 import sys
 import textwrap
-from collections.abc import Callable
+import tokenize
+import types
+import typing
+from collections.abc import Callable, MutableMapping
 from pathlib import Path
+from typing import Any
 
-from denoise_kit.errors import ConfigError, UserError
+from denoise_kit.errors import ConfigError
 from denoise_kit.files import make_writable_folder
+from denoise_kit.notebook import running_in_notebook
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MAX_SEED = 2**32 - 1  # What numpy's seeding takes.
+SIMPLE_TYPES = (bool, int, float, str, tuple, type(None))
+
+CHOICES = {
+    "DATASET": ("mnist", "notmnist", "fashion_mnist"),
+    "PRECISION": ("auto", "float32", "mixed"),
+    "INTERPOLATION": ("nearest", "bilinear"),
+}
 
 
-def default_output_dir(script_file: str) -> Path:
-    """outputs/<script name>/ beside the scripts."""
-    return PROJECT_ROOT / "outputs" / Path(script_file).stem
+def override_from_flags(namespace: MutableMapping[str, Any], argv: list[str] | None = None) -> dict[str, Any]:
+    """Replace the script's constants in `namespace` by the flags given, check
+    every value, and return the constants as they now run.
+
+    `namespace` is the script's `globals()`. As a program, `argv` defaults to
+    sys.argv[1:]; in a notebook the flags are not read at all.
+    """
+    names = constant_names(namespace)
+    as_program = "__file__" in namespace and not running_in_notebook()
+    if as_program:
+        parser = flag_parser(namespace, names)
+        given = vars(parser.parse_args(sys.argv[1:] if argv is None else argv))
+        for name in names:
+            namespace[name] = given[name.lower()]
+    config = {name: namespace[name] for name in names}
+    check(config, spell=flag_of if as_program else str)
+    if config.get("DENOISE"):
+        _denoise_and_exit(config, as_program)
+    return config
+
+
+def constant_names(namespace: MutableMapping[str, Any]) -> list[str]:
+    """The script's configuration: its UPPERCASE names bound to plain values, in order."""
+    return [name for name, value in namespace.items()
+            if re.fullmatch(r"[A-Z][A-Z0-9_]*", name) and isinstance(value, SIMPLE_TYPES)]
+
+
+def flag_of(name: str) -> str:
+    """IMAGES_PER_EPOCH -> --images-per-epoch."""
+    return "--" + name.lower().replace("_", "-")
+
+
+# ----------------------------------------------------------------------------- the parser
+
+
+def flag_parser(namespace: MutableMapping[str, Any], names: list[str]) -> argparse.ArgumentParser:
+    """One flag per constant, its help the comment on the constant's line."""
+    script = Path(namespace["__file__"])
+    comments = line_comments(script)
+    annotations = namespace.get("__annotations__", {})
+    parser = _OneLineErrors(prog=f"python {script.name}", description=help_text(namespace.get("__doc__")),
+                            formatter_class=_HelpFormatter, allow_abbrev=False)
+    for name in names:
+        default = namespace[name]
+        options = _flag_options(name, default, annotations.get(name))
+        parser.add_argument(flag_of(name), dest=name.lower(), default=default,
+                            help=comments.get(name, "").replace("%", "%%") or " ", **options)
+    return parser
+
+
+def _flag_options(name: str, default: Any, annotation: Any) -> dict[str, Any]:
+    kind = _value_type(default, annotation)
+    if name in CHOICES:
+        return {"choices": CHOICES[name], "type": str}
+    if kind is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if name == "DENOISE":
+        return {"nargs": "+", "metavar": "IMAGE", "type": str}
+    if kind == "ints":
+        return {"type": int_list, "metavar": "N,N"}
+    if kind == "floats":
+        return {"type": float_list, "metavar": "X,X"}
+    return {"type": kind}
+
+
+def _value_type(default: Any, annotation: Any) -> Any:
+    """bool, int, float, str, "ints" or "floats" (comma-separated tuples)."""
+    if annotation is not None:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            annotation = args[0]
+            args = list(typing.get_args(annotation))
+        if typing.get_origin(annotation) is tuple:
+            return {int: "ints", float: "floats"}.get(args[0] if args else str, str)
+        return annotation
+    if isinstance(default, tuple):
+        return "floats" if any(isinstance(v, float) for v in default) else "ints"
+    return type(default)
+
+
+def line_comments(script: Path) -> dict[str, str]:
+    """NAME -> the comment on the line that sets NAME at the top level of `script`."""
+    comments: dict[str, str] = {}
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(script.read_text()).readline))
+    except (OSError, tokenize.TokenError, SyntaxError):
+        return comments
+    for i, token in enumerate(tokens):
+        starts_line = i == 0 or tokens[i - 1].type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT)
+        if token.type == tokenize.NAME and token.start[1] == 0 and starts_line:
+            for later in tokens[i:]:
+                if later.type == tokenize.COMMENT and later.start[0] == token.start[0]:
+                    comments[token.string] = later.string.lstrip("#").strip()
+                    break
+                if later.start[0] != token.start[0]:
+                    break
+    return comments
 
 
 def help_text(doc: str | None) -> str:
     """The docstring's title and description as --help shows them: the
     keras.io header ("Title: ...", "Description: ...") without its labels."""
-    header = (doc or "").strip().split("\n\n")[0]
-    title, _, description = header.partition("\nDescription:")
-    title = title.removeprefix("Title:").strip()
-    description = textwrap.fill(" ".join(description.split()), 79)
+    fields = dict(re.findall(r"^(\w[\w ]*): (.*(?:\n(?!\w[\w ]*: ).+)*)", (doc or "").strip(), re.M))
+    title = fields.get("Title", "").strip()
+    description = textwrap.fill(" ".join(fields.get("Description", "").split()), 79)
     return f"{title}\n\n{description}" if description else title
 
 
@@ -45,31 +164,6 @@ class _OneLineErrors(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def parser_for(script_file: str, doc: str | None) -> argparse.ArgumentParser:
-    """A parser whose --help starts with the script's title and description."""
-    return _OneLineErrors(prog=command_of(script_file), description=help_text(doc),
-                          formatter_class=_HelpFormatter,
-                          allow_abbrev=False)  # Flags typed in full: `given` can tell which were.
-
-
-def demo_args(script_file: str, doc: str | None, uses_data: bool = False) -> argparse.Namespace:
-    """Parse a demo's flags (--show, --output-dir, and --data-dir if it reads
-    data) and set matplotlib up for them."""
-    from denoise_kit.plots import setup_matplotlib
-
-    parser = parser_for(script_file, doc)
-    if uses_data:
-        parser.add_argument("--data-dir", type=Path, default=None,
-                            help="where to look for MNIST (default: $DENOISE_DATA_DIR, else data/)")
-    parser.add_argument("--show", action="store_true", help="also open each figure in a window")
-    parser.add_argument("--output-dir", type=Path, default=default_output_dir(script_file),
-                        help="where the figures are written")
-    args = parser.parse_args()
-    check_output_dir(args.output_dir)
-    setup_matplotlib(args.show)
-    return args
-
-
 def int_list(text: str) -> tuple[int, ...]:
     """'32,64' -> (32, 64), for --filters."""
     try:
@@ -82,133 +176,169 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
-def training_parser(script_file: str, doc: str | None, *, epochs: int, batch_size: int,
-                    noise_factor: float, seed: int, dataset: str, precision: str,
-                    images_per_epoch: int | None = None, epoch_fraction: float | None = None,
-                    filters: tuple[int, ...] | None = None, kernel_size: int | None = None,
-                    learning_rate: float | None = None) -> argparse.ArgumentParser:
-    """The flags every training script shares, defaulting to its constants."""
-    from denoise_kit.datasets import CLASS_NAMES
-
-    parser = parser_for(script_file, doc)
-    parser.add_argument("--dataset", choices=sorted(CLASS_NAMES), default=dataset,
-                        help="which images to denoise")
-    parser.add_argument("--epochs", type=int, default=epochs, help="training epochs")
-    if images_per_epoch is not None:
-        grows = ""
-        if epoch_fraction:
-            share = fractions.Fraction(epoch_fraction).limit_denominator(100)
-            grows = f", or {share} of the training images when that is more; typed in, exactly this"
-        parser.add_argument("--images-per-epoch", type=int, default=images_per_epoch,
-                            help=f"noisy images per epoch (default: %(default)s{grows})")
-    parser.add_argument("--batch-size", type=int, default=batch_size, help="images per training step")
-    parser.add_argument("--noise-factor", type=float, default=noise_factor,
-                        help="standard deviation of the Gaussian noise (images are in [0, 1])")
-    if filters is not None:
-        parser.add_argument("--filters", type=int_list, default=filters, metavar="N,N",
-                            help="filters per encoder level, e.g. 32,64 (each level halves the image)")
-    if kernel_size is not None:
-        parser.add_argument("--kernel-size", type=int, default=kernel_size,
-                            help="height and width of every convolution kernel")
-    if learning_rate is not None:
-        parser.add_argument("--learning-rate", type=float, default=learning_rate,
-                            help="Adam's starting learning rate")
-    parser.add_argument("--precision", choices=("auto", "float32", "mixed"), default=precision,
-                        help="auto: mixed precision where the hardware computes it natively "
-                             "(GPU, bfloat16 CPU), else float32")
-    parser.add_argument("--seed", type=int, default=seed, help="seed for weights, noise and shuffling")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="dataset folder (default: $DENOISE_DATA_DIR, else data/ beside the scripts)")
-    parser.add_argument("--output-dir", type=Path, default=default_output_dir(script_file),
-                        help="where plots, metrics and the model are written")
-    parser.add_argument("--limit", type=int, default=None,
-                        help="train on at most N images (quick runs and tests)")
-    parser.add_argument("--denoise", type=Path, nargs="+", metavar="IMAGE",
-                        help="train nothing: denoise these PNG/JPEG files with the model trained "
-                             "before (with --noise-factor, add that noise first)")
-    parser.add_argument("--invert", action="store_true",
-                        help="with --denoise: for dark strokes on a light background")
-    return parser
+def float_list(text: str) -> tuple[float, ...]:
+    """'0.2,0.5' -> (0.2, 0.5), for --noise-factors."""
+    try:
+        values = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        values = ()
+    if not values:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, e.g. 0.2,0.5,0.8; got {text!r}")
+    return values
 
 
-def command_of(script_file: str, output_dir: Path | None = None) -> str:
-    """How a learner runs the script: 'python denoise_transpose_mnist.py',
-    with --output-dir when that is not the default."""
-    command = f"python {Path(script_file).name}"
-    if output_dir is not None and Path(output_dir) != default_output_dir(script_file):
-        command += f" --output-dir {output_dir}"
-    return command
+# ----------------------------------------------------------------------------- the checks
 
 
-def given(flag: str, argv: list[str] | None = None) -> bool:
-    """Whether `flag` (e.g. "--noise-factor") was typed on the command line."""
-    argv = sys.argv[1:] if argv is None else argv
-    return any(arg == flag or arg.startswith(f"{flag}=") for arg in argv)
+Spell = Callable[[str], str]
 
 
-def check_training_args(args: argparse.Namespace, n_train: int | None = None) -> None:
-    """One-line errors for values that cannot work."""
-    if args.epochs < 1:
-        raise ConfigError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.batch_size < 1:
-        raise ConfigError(f"--batch-size must be at least 1, got {args.batch_size}")
-    images_per_epoch = getattr(args, "images_per_epoch", None)
-    if images_per_epoch is not None and images_per_epoch < args.batch_size:
-        raise ConfigError(f"--images-per-epoch must be at least the batch size ({args.batch_size}), "
-                          f"got {images_per_epoch}")
-    if not 0 <= args.seed < 2**32:  # What numpy's seeding takes.
-        raise ConfigError(f"--seed must be a whole number from 0 to {2**32 - 1}, got {args.seed}")
-    if not (math.isfinite(args.noise_factor) and args.noise_factor >= 0):
-        raise ConfigError(f"--noise-factor must be a number, 0 or more, got {args.noise_factor}")
-    learning_rate = getattr(args, "learning_rate", None)
-    if learning_rate is not None and not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise ConfigError(f"--learning-rate must be a number above 0, got {learning_rate}")
-    decoder_filters = getattr(args, "decoder_filters", None)
-    if decoder_filters is not None and len(decoder_filters) != len(args.filters):
-        raise ConfigError(f"--decoder-filters needs one value per encoder level ({len(args.filters)}), "
-                          f"got {','.join(map(str, decoder_filters))}")
-    kernel_size = getattr(args, "kernel_size", None)
-    if kernel_size is not None and kernel_size < 1:
-        raise ConfigError(f"--kernel-size must be at least 1, got {kernel_size}")
-    if args.limit is not None and args.limit < 2:
-        raise ConfigError(f"--limit must be at least 2 (a training and a validation image), "
-                          f"got {args.limit}")
-    if not getattr(args, "denoise", None):  # --denoise only reads a model there if it exists.
-        check_output_dir(args.output_dir)
-    if n_train is not None and args.batch_size > n_train:
-        raise ConfigError(
-            f"batch size {args.batch_size} is larger than the {n_train:,} training images: "
-            "lower --batch-size or raise --limit"
-        )
+def check(config: dict[str, Any], spell: Spell = flag_of) -> None:
+    """A ConfigError naming the first value that cannot work (as `spell` writes its name)."""
+    for name, rule in RULES.items():
+        if name in config:
+            problem = rule(config[name], config)
+            if problem:
+                raise ConfigError(f"{spell(name)} {problem}")
+    for name, choices in CHOICES.items():
+        if name in config and config[name] not in choices:
+            raise ConfigError(f"{spell(name)} must be one of {', '.join(choices)}, got {config[name]!r}")
+    if config.get("DENOISE"):
+        return  # Denoising only reads a model: the output folder need not be writable.
+    for name in ("OUTPUT_DIR",):
+        if name in config:
+            check_output_dir(config[name], spell(name))
 
 
-def check_output_dir(folder: Path) -> None:
+def _at_least(low: int) -> Callable[[Any, dict], str | None]:
+    def rule(value, config):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            return f"must be at least {low}, got {value}"
+        return None
+    return rule
+
+
+def _number(low: float, above: bool = False) -> Callable[[Any, dict], str | None]:
+    def rule(value, config):
+        ok = (isinstance(value, int | float) and math.isfinite(value)
+              and (value > low if above else value >= low))
+        bound = f" above {low:g}" if above else f", {low:g} or more"
+        return None if ok else f"must be a number{bound}, got {value}"
+    return rule
+
+
+def _images_per_epoch(value, config):
+    batch = config.get("BATCH_SIZE", 1)
+    if value is not None and (not isinstance(value, int) or value < batch):
+        return f"must be at least the batch size ({batch}), got {value}"
+    return None
+
+
+def _seed(value, config):
+    last = value + config.get("SEEDS", 1) - 1 if isinstance(value, int) else value
+    if not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        return f"must be a whole number from 0 to {MAX_SEED}, got {value}"
+    if last > MAX_SEED:
+        return f"with SEEDS = {config['SEEDS']} goes past {MAX_SEED}: choose a smaller seed"
+    return None
+
+
+def _filters(value, config):
+    if not value or min(value) < 1:
+        return f"needs at least one level, each of at least 1 filter, got {value}"
+    return None
+
+
+def _decoder_filters(value, config):
+    if len(value) != len(config.get("FILTERS", value)):
+        return (f"needs one value per encoder level ({len(config['FILTERS'])}), "
+                f"got {','.join(map(str, value))}")
+    return None
+
+
+def _limit(value, config):
+    if value is not None and (not isinstance(value, int) or value < 2):
+        return f"must be at least 2 (a training and a validation image), got {value}"
+    return None
+
+
+def _fraction(value, config):
+    if not (isinstance(value, int | float) and 0 < value < 1):
+        return f"must be a number between 0 and 1, got {value}"
+    return None
+
+
+def _noise_factors(value, config):
+    if value is not None and not all(math.isfinite(v) and v >= 0 for v in value):
+        return f"must be numbers, 0 or more, got {','.join(f'{v:g}' for v in value)}"
+    return None
+
+
+def _data_dir(value, config):
+    if value is not None and Path(value).is_file():
+        return f"{value} is a file, not a folder: give the folder that holds the dataset"
+    return None
+
+
+RULES: dict[str, Callable[[Any, dict], str | None]] = {
+    "EPOCHS": _at_least(1),
+    "BATCH_SIZE": _at_least(1),
+    "IMAGES_PER_EPOCH": _images_per_epoch,
+    "MIN_IMAGES_PER_EPOCH": _images_per_epoch,
+    "EPOCH_FRACTION": _fraction,
+    "SEEDS": _at_least(1),
+    "SEED": _seed,
+    "NOISE_FACTOR": _number(0),
+    "NOISE_FACTORS": _noise_factors,
+    "LEARNING_RATE": _number(0, above=True),
+    "FILTERS": _filters,
+    "DECODER_FILTERS": _decoder_filters,
+    "KERNEL_SIZE": _at_least(1),
+    "LIMIT": _limit,
+    "VALIDATION_FRACTION": _fraction,
+    "STEPS_PER_EXECUTION": _at_least(1),
+    "LATENT_DIM": _at_least(1),
+    "CONSTANT_SIZE": _at_least(5),
+    "SPREAD_SAMPLES": _at_least(2),
+    "DATA_DIR": _data_dir,
+    "TUNING_IMAGES": _at_least(1),  # compare_decoders.py: each classical filter needs images to tune on,
+    "SHOWN": _at_least(1),  # a picture at least one image wide,
+    "INFERENCE_BATCH": _at_least(1),  # and batches to predict in.
+}
+
+
+def check_output_dir(folder: str | Path, name: str = "--output-dir") -> None:
     """Make `folder` if needed and prove a file can be written there, before
     any work: a file in its place, or a place nobody may write to, gets one line."""
     try:
         make_writable_folder(folder)
     except FileExistsError:
-        raise ConfigError(f"--output-dir {folder} is a file, not a folder: choose another path") from None
+        raise ConfigError(f"{name} {folder} is a file, not a folder: choose another path") from None
     except OSError as error:
-        raise ConfigError(f"--output-dir {folder} can't be written to ({error.strerror}): "
+        raise ConfigError(f"{name} {folder} can't be written to ({error.strerror}): "
                           "choose a folder you can write to") from None
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+# ----------------------------------------------------------------------------- --denoise
 
 
-def run(main: Callable[[], object], resumable: bool = False) -> None:
-    """Run `main`, ending with one line (not a traceback) on a user error or
-    Ctrl-C/SIGTERM; only a `resumable` script offers to resume."""
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        main()
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        then = ("run the same command again to resume from the last finished epoch" if resumable
-                else "nothing was lost: run the same command again to start over")
-        print(f"\ninterrupted: {then}", file=sys.stderr)
-        sys.exit(130)
+def _denoise_and_exit(config: dict[str, Any], as_program: bool) -> None:
+    """--denoise: the files through OUTPUT_DIR/model.keras; then the script stops here."""
+    from denoise_kit import own_images
+
+    failed = own_images.denoise_files(
+        config["DENOISE"], Path(config["OUTPUT_DIR"]) / "model.keras", output_dir=config["OUTPUT_DIR"],
+        noise_factor=config["NOISE_FACTOR"] if config.get("ADD_NOISE") else None,
+        seed=config.get("TEST_NOISE_SEED", 0), invert=config.get("INVERT", False),
+        train_command=_train_command(config) if as_program else None)
+    raise SystemExit(1 if failed else 0)
+
+
+def _train_command(config: dict[str, Any]) -> str:
+    """How to train the model --denoise needs: the script, with its --output-dir if not the default."""
+    script = Path(sys.argv[0]).name
+    command = f"python {script}"
+    if Path(config["OUTPUT_DIR"]) != Path("outputs") / Path(script).stem:
+        command += f" --output-dir {config['OUTPUT_DIR']}"
+    return command

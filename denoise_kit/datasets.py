@@ -514,15 +514,25 @@ class DenoisingData:
 
 def denoising_splits(name: str, data_dir: str | os.PathLike[str] | None = None, *,
                      limit: int | None = None, validation_fraction: float = 0.1,
-                     max_validation: int | None = None) -> DenoisingData:
+                     max_validation: int | None = None, shared_by: int = 1) -> DenoisingData:
     """Load a dataset, keep at most `limit` training images and set the first
     `validation_fraction` of them, at most `max_validation`, aside for
     validation. The test set is left whole, so scores stay comparable
-    whatever the limit."""
+    whatever the limit.
+
+    `shared_by` devices (data-parallel training) each validate an equal
+    share: the validation set is cut to a whole multiple of their number (at
+    most shared_by - 1 images fewer; Keras' TensorFlow trainer stops on a
+    validation batch that doesn't split evenly)."""
     (x_train, _), (x_test, y_test) = load_dataset(name, data_dir)
     x_train = x_train[:limit]
     n_val = round(len(x_train) * validation_fraction)
     if max_validation is not None:
         n_val = min(n_val, max_validation)
     n_val = max(1, n_val)
-    return DenoisingData(x_train[n_val:], x_train[:n_val], x_test, y_test, CLASS_NAMES[name])
+    x_train, x_val = x_train[n_val:], x_train[:n_val]
+    x_val = x_val[: len(x_val) - len(x_val) % shared_by]
+    if len(x_val) == 0:
+        raise ConfigError(f"the validation set needs at least {shared_by} images, one per device: "
+                          "raise --limit")
+    return DenoisingData(x_train, x_val, x_test, y_test, CLASS_NAMES[name])

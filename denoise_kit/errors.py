@@ -1,4 +1,8 @@
-"""Errors that end a script with one clear line instead of a traceback."""
+"""Errors that end a script with one clear line instead of a traceback
+(denoise_kit.quiet prints them)."""
+
+# What an interrupted run (Ctrl-C, SIGTERM) is told; a resumable run says how it resumes.
+INTERRUPTED_HINT = "nothing was lost: run the same command again to start over"
 
 
 class UserError(Exception):
@@ -11,3 +15,7 @@ class DataError(UserError):
 
 class ConfigError(UserError):
     """A constant or command-line flag with an unusable value."""
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN: nothing is saved, the user lowers the learning rate."""

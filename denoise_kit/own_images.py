@@ -1,17 +1,14 @@
 """Denoise your own pictures with a trained model.
 
     own_images.denoise_files(["drawing.png"], "outputs/denoise_transpose_mnist/model.keras",
-                             build=lambda shape: build_autoencoder(input_shape=shape),
-                             output_dir="outputs/denoise_transpose_mnist/own_images",
-                             noise_factor=0.5)
+                             output_dir="outputs/denoise_transpose_mnist", noise_factor=0.5)
 
 Any PNG or JPEG (any format Pillow reads), of any size and mode, becomes one
 grey image in [0, 1]: colour by its luminance, transparent parts laid on white
 (as a page or a browser shows them), 16-bit images scaled by 65535. The
-denoiser is fully convolutional, so it runs at the picture's own size: the
-model is rebuilt for that size (rounded up to a multiple of its downsampling
-factor by mirroring the edges, cropped back after) and given the trained
-weights. Nothing is trained.
+saved model is fully convolutional and takes any size its pooling levels
+divide, so it runs on the picture as it is: padded by mirroring the edges to
+the next size it takes, cropped back after. Nothing is rebuilt or trained.
 
 For each picture it writes ``<name>.denoised.png`` (the output, grey, at the
 original size) and ``<name>.comparison.png`` (input, noisy version if noise was
@@ -23,7 +20,8 @@ is taken, both get the first free number, ``<name>.denoised-2.png`` and
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -77,99 +75,99 @@ def add_noise(image: np.ndarray, noise_factor: float, seed: int) -> np.ndarray:
     return np.clip(image + noise_factor * noise, 0.0, 1.0)
 
 
-def pad_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
-    """Grow (H, W) to multiples of `multiple` at the bottom and right, mirroring the edge."""
-    height, width = image.shape
-    padding = ((0, -height % multiple), (0, -width % multiple))
-    return np.pad(image, padding, mode="reflect" if min(height, width) > 1 else "edge")
+def load_denoiser(model_path: str | os.PathLike[str], train_command: str | None = None) -> keras.Model:
+    """The model a script saved, as it was saved: it takes images of any size its
+    pooling levels divide (see `accepted_size`)."""
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        how = f"`{train_command}`" if train_command else "the script without --denoise"
+        raise ConfigError(f"no trained model at {model_path}: train one first with {how}, "
+                          "then run this again")
+    try:
+        return keras.saving.load_model(model_path, compile=False)
+    except Exception as e:  # Keras raises many kinds for a damaged or foreign file.
+        raise ConfigError(f"cannot load {model_path} ({type(e).__name__}): "
+                          "delete it and train again") from None
 
 
-class Denoiser:
-    """The trained weights, put into a model built for each image size."""
+def accepted_size(model: keras.Model, size: int, step: int = 4) -> int:
+    """The smallest height (or width) >= `size` that `model` gives back unchanged.
 
-    def __init__(self, model_path: str | os.PathLike[str], build: Callable[[tuple], keras.Model],
-                 downsampling: int = 4, train_command: str | None = None):
-        model_path = Path(model_path)
-        if not model_path.is_file():
-            how = f"`{train_command}`" if train_command else "the script without --denoise"
-            raise ConfigError(f"no trained model at {model_path}: train one first with {how}, "
-                              "then run this again")
+    Two pooling levels take any multiple of 4; three take 28, 36, 44...
+    (4 more than a multiple of 8: the decoder grows 7 -> 4 back to 32 and
+    crops 4), and so on.
+    """
+    for candidate in range(size, size + 16 * step):
         try:
-            trained = keras.saving.load_model(model_path, compile=False)
-        except Exception as e:  # Keras raises many kinds for a damaged or foreign file.
-            raise ConfigError(f"cannot load {model_path} ({type(e).__name__}): "
-                              "delete it and train again") from None
-        self.weights = trained.get_weights()
-        self.model_path = model_path
-        self.build = build
-        self.downsampling = downsampling
-        self._models: dict[tuple[int, int], keras.Model] = {}
+            shape = model.compute_output_shape((1, candidate, candidate, 1))
+        except Exception:  # Sizes whose layers don't line up.
+            continue
+        if shape[1] == candidate:
+            return candidate
+    raise ConfigError(f"the model gives no image size near {size} back unchanged: train it again")
 
-    def model_for(self, height: int, width: int) -> keras.Model:
-        """The network for (height, width) images, both multiples of `downsampling`."""
-        if (height, width) not in self._models:
-            model = self.build((height, width, 1))
-            try:
-                model.set_weights(self.weights)
-            except ValueError:
-                raise ConfigError(f"{self.model_path} was trained with another architecture than the "
-                                  "script builds now (FILTERS or KERNEL_SIZE changed?): train again"
-                                  ) from None
-            self._models[(height, width)] = model
-        return self._models[(height, width)]
 
-    def __call__(self, image: np.ndarray) -> np.ndarray:
-        """Denoise one (H, W) image in [0, 1] at its own size."""
-        padded = pad_to_multiple(image, self.downsampling)
-        model = self.model_for(*padded.shape)
-        output = model(padded[None, :, :, None], training=False)  # Eager: nothing to trace.
-        output = keras.ops.convert_to_numpy(keras.ops.cast(output, "float32"))
-        return output[0, : image.shape[0], : image.shape[1], 0]
+def denoise_image(model: keras.Model, image: np.ndarray) -> np.ndarray:
+    """Denoise one (H, W) image in [0, 1] at its own size: padded at the bottom
+    and right (mirroring the edge) to a size the model takes, cropped back after."""
+    height, width = image.shape
+    padded_height, padded_width = accepted_size(model, height), accepted_size(model, width)
+    padding = ((0, padded_height - height), (0, padded_width - width))
+    padded = np.pad(image, padding, mode="reflect" if min(height, width) > 1 else "edge")
+    output = model(padded[None, :, :, None], training=False)  # Eager: nothing to trace.
+    output = keras.ops.convert_to_numpy(keras.ops.cast(output, "float32"))
+    return output[0, :height, :width, 0]
 
 
 def denoise_files(
     paths: Sequence[str | os.PathLike[str]],
     model_path: str | os.PathLike[str],
-    build: Callable[[tuple], keras.Model],
     output_dir: str | os.PathLike[str],
     noise_factor: float | None = None,
     seed: int = 0,
-    downsampling: int = 4,
     invert: bool = False,
     train_command: str | None = None,
-) -> list[Path]:
-    """Denoise image files; return the paths written (two per image).
+) -> int:
+    """Denoise image files with the model saved at `model_path`; return how many
+    could not be read.
 
-    `build(input_shape)` returns a fresh, untrained autoencoder for that shape;
-    the weights of `model_path` are copied into it. With `noise_factor`, that
-    much Gaussian noise is added first (seeded by `seed`), and the figure
-    gives the PSNR of the noisy and denoised images against your image. With
-    `invert`, images are turned negative before denoising and back after
-    (for dark strokes on a light background). Every file is read before
-    anything is written: an unreadable one stops the run with one line.
+    With `noise_factor`, that much Gaussian noise is added first (seeded by
+    `seed`), and the figure gives the PSNR of the noisy and denoised images
+    against your image. With `invert`, images are turned negative before
+    denoising and back after (for dark strokes on a light background). A file
+    that can't be read gets one line and the others are denoised; a last line
+    counts them.
     """
     if noise_factor is not None and noise_factor < 0:
         raise ConfigError(f"noise factor must be 0 or more, got {noise_factor}")
     if not paths:
         raise ConfigError("give at least one image file to denoise")
-    denoiser = Denoiser(model_path, build, downsampling, train_command)
-    images = [(Path(p), read_grey(p)) for p in paths]
+    model = load_denoiser(model_path, train_command)
     output_dir = Path(output_dir)
-    written: list[Path] = []
-    for path, image in images:
+    failed = 0
+    for path in map(Path, paths):
+        try:
+            image = read_grey(path)
+        except DataError as error:
+            print(f"skipped: {error}", file=sys.stderr)
+            failed += 1
+            continue
         if not invert and image.mean() > 0.5:
             print(f"{path.name}: mostly light (mean {image.mean():.2f}), but the models learned light "
                   "strokes on a dark background: if it looks wrong, try --invert")
-        written += denoise_one(path, image, denoiser, output_dir, noise_factor, seed, invert)
-    return written
+        denoise_one(path, image, model, output_dir, noise_factor, seed, invert)
+    done = len(paths) - failed
+    print(f"{done} of {len(paths)} image(s) denoised" + (f"; {failed} could not be read" if failed else ""))
+    return failed
 
 
-def denoise_one(path: Path, image: np.ndarray, denoiser: Denoiser, output_dir: Path,
+def denoise_one(path: Path, image: np.ndarray, model: keras.Model, output_dir: Path,
                 noise_factor: float | None, seed: int, invert: bool) -> list[Path]:
     """Denoise one grey image and write its two files; print one line about it."""
     flip = (lambda x: 1.0 - x) if invert else (lambda x: x)
     noisy = add_noise(image, noise_factor, seed) if noise_factor is not None else None
-    denoised = flip(denoiser(flip(noisy if noisy is not None else image)))
+    denoised = flip(denoise_image(model, flip(noisy if noisy is not None else image)))
+    output_dir.mkdir(parents=True, exist_ok=True)
     output_path, figure_path = free_names(output_dir, path.stem)
     with atomic_path(output_path) as tmp:
         _save_grey_png(denoised, tmp)

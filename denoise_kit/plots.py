@@ -1,8 +1,8 @@
 """Figures the scripts save: image grids, small annotated arrays, loss curves.
 
 Every figure is written atomically (temporary file, then rename) and closed.
-Scripts call `setup_matplotlib(show)` first: without --show, or without a
-display, matplotlib renders off-screen with the Agg backend.
+In a notebook it also shows under its cell. As a program, matplotlib renders
+off-screen (Agg) unless a demo's SHOW asks for windows (`setup_matplotlib`).
 """
 
 from __future__ import annotations
@@ -15,17 +15,22 @@ import matplotlib
 import numpy as np
 
 from denoise_kit.files import atomic_path
+from denoise_kit.notebook import running_in_notebook
 
 _SHOW = False
+if not running_in_notebook() and "MPLBACKEND" not in os.environ:
+    matplotlib.use("Agg")  # Off-screen: no window, no display needed, faster.
 
 
 def setup_matplotlib(show: bool = False) -> None:
     """Render off-screen unless `show` is asked for and a display exists."""
     global _SHOW
     has_display = os.name == "nt" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    _SHOW = show and has_display
-    if not _SHOW:
-        matplotlib.use("Agg", force=True)
+    _SHOW = show and has_display and not running_in_notebook()
+    if _SHOW:
+        import matplotlib.pyplot as plt
+
+        plt.switch_backend(matplotlib.rcParamsOrig["backend"])  # The platform's own windows.
 
 
 def save_figure(fig, path: str | os.PathLike[str]) -> Path:
@@ -35,7 +40,11 @@ def save_figure(fig, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-    if _SHOW:
+    if running_in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))  # Under the cell that made it, whatever the backend.
+    elif _SHOW:
         plt.show()
     plt.close(fig)
     return path

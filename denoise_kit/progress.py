@@ -2,7 +2,8 @@
 that denoises the same few validation images as training goes on.
 
     model.compile(..., metrics=[progress.psnr_metric])   # logs psnr and val_psnr
-    model.fit(..., callbacks=[..., progress.ProgressSnapshots(x_val, x_val_noisy, output_dir)])
+    model.fit(..., callbacks=[..., progress.ProgressSnapshots(x_val, x_val_noisy, output_dir),
+                              keras.callbacks.CSVLogger(...)])   # Logs epoch_seconds too.
 
 The callback keeps its snapshots in ``progress.npz`` in the output folder
 (rewritten atomically after each snapshot), so a run interrupted and resumed
@@ -15,6 +16,7 @@ the epochs, each image titled with its PSNR.
 from __future__ import annotations
 
 import os
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +147,9 @@ class ProgressSnapshots(keras.callbacks.Callback):
     """Denoises the same `count` noisy validation images before training and
     after a few epochs (every epoch when there are at most `max_snapshots` - 1),
     always including the last one; writes progress.npz as it goes and
-    progress.png when training ends.
+    progress.png when training ends. It also adds each epoch's seconds to the
+    epoch's logs (`epoch_seconds`), so a CSVLogger after it in the callbacks
+    list keeps the training time of every epoch, across resumed runs too.
 
     The model being fitted is called directly, with training=False (a
     FreshNoise layer in front of the denoiser then passes images through): an
@@ -178,14 +182,20 @@ class ProgressSnapshots(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self._finished is None:  # The first epoch of this run: weights are restored by now.
             self._start(finished=epoch)
+        self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:  # Before the snapshot: the training (and validation) time alone.
+            logs["epoch_seconds"] = time.perf_counter() - self._epoch_start
         self._finished = epoch + 1
         if self._finished in self._schedule:
             self._snapshot(self._finished)
 
     def on_train_end(self, logs=None):
         if self._finished is None:  # Nothing left to train: a resumed run that had finished.
+            saved = Snapshots.load(self.snapshot_path)
+            if saved is not None and not self.figure_path.is_file():  # Its figure was never written.
+                progress_figure(saved, self.figure_path, self.title)
             return
         if self._finished not in self.snapshots.denoised:  # Stopped early: show where it ended.
             self._snapshot(self._finished)

@@ -16,6 +16,9 @@ import denoise_kit.download as fetching
 from denoise_kit import datasets
 from denoise_kit.idx import write_idx
 
+# As this run was started (the imports above don't load keras): `import keras` sets
+# TF_CPP_MIN_LOG_LEVEL=1 in this process, which the scripts run by the tests must not inherit.
+STARTED_WITH_TF_LOG_LEVEL = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
 REAL_DATA = os.environ.get(datasets.DATA_DIR_ENV)
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,6 +46,19 @@ def offline(monkeypatch, tmp_path):
     monkeypatch.setattr(datasets, "FASHION_MNIST_URL", unreachable + "/fashion/")
 
 
+@pytest.fixture(autouse=True)
+def kit_state_as_new():
+    """What a script run in this process (runpy) leaves behind goes after each test:
+    the output folders it holds and what it tells an interrupted run."""
+    from denoise_kit import errors, folders
+
+    hint = errors.INTERRUPTED_HINT
+    yield
+    for folder in folders.held():
+        folders.release(folder)
+    errors.INTERRUPTED_HINT = hint
+
+
 def digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """n distinct random 28x28 uint8 images and labels 0..9."""
     rng = np.random.default_rng(seed)
@@ -67,15 +83,41 @@ def script_command(script: str, *args: str, two_devices: bool = False) -> list[s
     return [sys.executable, *launcher, str(ROOT / script), *args]
 
 
+def learner_env(**changes: str) -> dict[str, str]:
+    """The environment a learner's terminal has: this one, with figures to files and
+    TensorFlow's log level as the run was started (see STARTED_WITH_TF_LOG_LEVEL)."""
+    env = {**os.environ, "MPLBACKEND": "Agg", **changes}
+    if STARTED_WITH_TF_LOG_LEVEL is None and "TF_CPP_MIN_LOG_LEVEL" not in changes:
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
 def run_program(script: str, *args: str, check: bool = True, two_devices: bool = False,
                 timeout: float = 600) -> subprocess.CompletedProcess:
     """Run a script as a learner would (figures to files, no window); with
     `check`, fail the test with its last error lines if it fails."""
     result = subprocess.run(script_command(script, *args, two_devices=two_devices), capture_output=True,
-                            text=True, env={**os.environ, "MPLBACKEND": "Agg"}, timeout=timeout)
+                            text=True, env=learner_env(), timeout=timeout)
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+def run_in_process(script: str, *args: str) -> dict:
+    """Run a script in this process, as `python script.py ARGS` would, and return
+    its variables (runpy gives back the script's globals)."""
+    import runpy
+    import signal
+    from unittest import mock
+
+    path = str(ROOT / script)
+    sigterm, excepthook = signal.getsignal(signal.SIGTERM), sys.excepthook
+    try:
+        with mock.patch.object(sys, "argv", [path, *args]):
+            return runpy.run_path(path, run_name="__main__")
+    finally:  # denoise_kit.quiet set them for a learner's terminal, not for pytest.
+        signal.signal(signal.SIGTERM, sigterm)
+        sys.excepthook = excepthook
 
 
 def write_mnist_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray,

@@ -1,21 +1,25 @@
 """compare_decoders.py: paired statistics, verdict, checkerboard measure, time
-left, classical baselines, resuming and the noise sweep."""
+left, classical baselines, its flags, its models, resuming and the noise sweep.
+No test imports the script (that would run it): it runs as a program, in this
+process with runpy (which gives back its variables), or cell by cell up to the
+cell a test needs."""
 
 import json
 import logging
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
+import jupytext
 import keras
 import numpy as np
 import pytest
-from conftest import sparse_digits
+from conftest import learner_env, run_in_process, run_program, script_command, sparse_digits
 
-import compare_decoders
-from denoise_kit import baselines, compare, datasets, metrics, training
+from denoise_kit import baselines, batches, cli, compare, metrics, quiet, timing
+from denoise_kit.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -217,7 +221,7 @@ def test_bm3d_is_skipped_with_a_note_when_absent(monkeypatch):
     assert notes == ["BM3D skipped: the optional `bm3d` package is not installed"]
 
 
-# ------------------------------------------------------- timing, warnings, arguments
+# ------------------------------------------------------------- timing and warnings
 
 
 class _FakeOptimizer:
@@ -226,8 +230,8 @@ class _FakeOptimizer:
 
 def test_training_seconds_leave_out_the_first_call_into_the_graph(monkeypatch):
     clock = iter([0.0, 10.0, 12.0])  # Begin; first call (16 steps, tracing) done; end after 16 more.
-    monkeypatch.setattr(training.time, "perf_counter", lambda: next(clock))
-    timer = training.WarmTimer()
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(clock))
+    timer = timing.WarmTimer()
     timer.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
     timer.model.optimizer = _FakeOptimizer()
     timer.on_train_begin()
@@ -239,24 +243,25 @@ def test_training_seconds_leave_out_the_first_call_into_the_graph(monkeypatch):
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="counts TensorFlow traces")
-def test_inference_is_timed_after_every_trace(monkeypatch):
+def test_inference_is_timed_after_every_trace(monkeypatch, configuration):
     model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(1, 3, padding="same")])
     traces_when_timed = []
-    real_clock = training.time.perf_counter
+    real_clock = timing.time.perf_counter
 
     def clock():
         traces_when_timed.append(model.predict_function.experimental_get_tracing_count())
         return real_clock()
 
-    monkeypatch.setattr(training.time, "perf_counter", clock)
-    x = np.zeros((compare_decoders.INFERENCE_BATCH + 20, 28, 28, 1), dtype=np.float32)
-    denoised, ms = training.predict_timed(model, x, compare_decoders.INFERENCE_BATCH)
+    monkeypatch.setattr(timing.time, "perf_counter", clock)
+    batch = configuration["INFERENCE_BATCH"]
+    x = np.zeros((batch + 20, 28, 28, 1), dtype=np.float32)
+    denoised, ms = timing.predict_timed(model, x, batch)
     assert denoised.shape == x.shape and ms > 0
     assert len(traces_when_timed) == 2 and traces_when_timed[0] == traces_when_timed[1] > 0
 
 
 def test_only_retracing_notices_are_dropped():
-    keep = training.WithoutRetracingNotices()
+    keep = quiet.WithoutRetracingNotices()
 
     def record(message):
         return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
@@ -265,88 +270,183 @@ def test_only_retracing_notices_are_dropped():
     assert keep.filter(record("Something else went wrong"))
 
 
-def test_noise_factors_are_parsed_and_checked(tmp_path):
-    args = compare_decoders.parse_args(["--noise-factors", "0.8, 0.2,0.5,0.2", "--output-dir", str(tmp_path)])
-    assert args.noise_factors == [0.2, 0.5, 0.8]
-    assert compare_decoders.parse_args(["--output-dir", str(tmp_path)]).noise_factors == [
-        compare_decoders.NOISE_FACTOR]
+# ------------------------------------------------------------ the script's cells
+
+
+def run_cells_until(script, name, *args):
+    """Run `script`'s code cells in this process, as `python script ARGS` would,
+    up to the one that defines `name`, and return its variables: the cells
+    after it (the training) never run."""
+    path = ROOT / script
+    variables = {"__file__": str(path), "__name__": "__main__"}
+    with mock.patch.object(sys, "argv", [str(path), *args]):
+        for cell in jupytext.read(path).cells:
+            if cell.cell_type == "code":
+                exec(compile(cell.source, str(path), "exec"), variables)
+                if name in variables:
+                    return variables
+    raise AssertionError(f"no cell of {script} defines {name}")
+
+
+@pytest.fixture(scope="module")
+def configuration():
+    """compare_decoders.py's constants, as its configuration cell sets them (no flags read yet)."""
+    return run_cells_until("compare_decoders.py", "OUTPUT_DIR")
+
+
+def flags_error(configuration, capsys, *flags):
+    """The one line compare_decoders.py stops with, given `flags`."""
+    try:
+        cli.override_from_flags(dict(configuration), list(flags))
+    except ConfigError as error:
+        return f"error: {error}"
+    except SystemExit as stop:  # argparse: a flag it can't read.
+        assert stop.code == 2
+        return capsys.readouterr().err.strip()
+    raise AssertionError(f"{flags} were accepted")
+
+
+def test_noise_factors_are_flags_and_checked(configuration, capsys, tmp_path):
+    out = ["--output-dir", str(tmp_path)]
+    given = dict(configuration)
+    config = cli.override_from_flags(given, ["--noise-factors", "0.8, 0.2,0.5,0.2", *out])
+    assert config["NOISE_FACTORS"] == given["NOISE_FACTORS"] == (0.8, 0.2, 0.5, 0.2)  # The script sorts them.
+    assert cli.override_from_flags(dict(configuration), out)["NOISE_FACTORS"] is None  # NOISE_FACTOR alone.
     for bad in ("0.2,x", ",", "0.2,-0.1", "nan", "0.5,inf"):
-        with pytest.raises(compare_decoders.ConfigError, match="noise"):
-            compare_decoders.parse_args(["--noise-factors", bad, "--output-dir", str(tmp_path)])
-    with pytest.raises(compare_decoders.ConfigError, match="goes past 4294967295"):
-        compare_decoders.parse_args(["--seed", "4294967295", "--seeds", "2", "--output-dir", str(tmp_path)])
-    assert compare_decoders.parse_args(["--seed", "4294967294", "--seeds", "2",
-                                        "--output-dir", str(tmp_path)]).seeds == 2
+        line = flags_error(configuration, capsys, "--noise-factors", bad, *out)
+        assert line.startswith("error: ") and "noise-factors" in line and "\n" not in line
+    too_far = flags_error(configuration, capsys, "--seed", "4294967295", "--seeds", "2", *out)
+    assert "goes past 4294967295" in too_far
+    assert "--seeds must be at least 1" in flags_error(configuration, capsys, "--seeds", "0", *out)
+    assert "--shown must be at least 1" in flags_error(configuration, capsys, "--shown", "0", *out)
+    last_seeds = cli.override_from_flags(dict(configuration), ["--seed", "4294967294", "--seeds", "2", *out])
+    assert last_seeds["SEEDS"] == 2
+    assert "--denoise" in flags_error(configuration, capsys, "--denoise", "a.png", *out)  # Not a flag here.
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """60 small random 'images' (mostly black, like digits) for both datasets."""
+    return sparse_digits(tmp_path_factory.mktemp("data"), 60, seed=5, names=("mnist", "notmnist"))
+
+
+def layers_of(model, leave_out=()):
+    """Each layer's type and settings, without its name (or the settings in `leave_out`)."""
+    return [(type(layer).__name__, {k: v for k, v in layer.get_config().items()
+                                    if k != "name" and k not in leave_out}) for layer in model.layers]
+
+
+def test_the_decoders_are_the_denoising_scripts_models(tiny_data, tmp_path):
+    """compare_decoders builds its own models; they are the scripts' (at the scripts'
+    defaults): UpSampling2D nearest exactly, Conv2DTranspose k3 with the narrower
+    decoder widths all four share."""
+    flags = ["--data-dir", str(tiny_data), "--precision", "float32"]
+    decoders = run_cells_until("compare_decoders.py", "DECODERS", *flags, "--output-dir",
+                               str(tmp_path / "compare"))["DECODERS"]
+    if "# %%" not in (ROOT / "denoise_upsampling_notmnist.py").read_text():
+        pytest.skip("denoise_upsampling_notmnist.py is not in cells yet")
+    upsampling = run_cells_until("denoise_upsampling_notmnist.py", "build_autoencoder", *flags,
+                                 "--output-dir", str(tmp_path / "upsampling"))["build_autoencoder"]()
+    transpose = run_cells_until("denoise_transpose_mnist.py", "build_autoencoder", *flags,
+                                "--output-dir", str(tmp_path / "transpose"))["build_autoencoder"]()
+
+    nearest = decoders["UpSampling2D nearest + Conv2D"]()
+    assert layers_of(nearest) == layers_of(upsampling)
+    assert nearest.count_params() == upsampling.count_params()
+
+    k3 = decoders["Conv2DTranspose k3 s2"]()
+    assert layers_of(k3, leave_out=("filters",)) == layers_of(transpose, leave_out=("filters",))
+    widths = lambda model: [layer.filters for layer in model.layers  # noqa: E731
+                            if isinstance(layer, keras.layers.Conv2DTranspose)]
+    assert widths(k3) == [32, 16] and widths(transpose) == [64, 32]  # The script mirrors its encoder.
+    encoder = slice(0, [type(layer) for layer in k3.layers].index(keras.layers.Conv2DTranspose))
+    assert [layer.count_params() for layer in k3.layers[encoder]] == [
+        layer.count_params() for layer in transpose.layers[encoder]]
+
+    params = [build().count_params() for build in decoders.values()]
+    assert max(params) / min(params) < 1.05  # The same parameter budget within 5%.
 
 
 # ------------------------------------------------------ resuming and the noise sweep
 
 
-def tiny_decoder(filters):
-    def build():
-        inputs = keras.Input((28, 28, 1))
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(inputs)
-        return keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid")(x))
-
-    return build
-
-
 @pytest.fixture
-def tiny_comparison(monkeypatch, tmp_path):
-    """compare_decoders with two tiny decoders, two quick filters and a fake
-    `train` that records its calls (an untrained model, nothing fitted)."""
-    monkeypatch.setattr(compare_decoders, "DECODERS", {"wide": tiny_decoder(4), "narrow": tiny_decoder(2)})
+def tiny_comparison(monkeypatch, tmp_path, tiny_data):
+    """compare_decoders.py run in this process on 60 tiny images, with two quick
+    classical filters and a fake `fit` that records what it was asked to train
+    (noise factor, seed) and trains nothing: what is under test is what gets
+    trained, saved and written, not the learning."""
     monkeypatch.setattr(baselines, "available_methods", lambda: (baselines.METHODS[:2], []))
-    rng = np.random.default_rng(3)
-    images = (rng.random((52, 28, 28, 1)) > 0.7).astype(np.float32)
-    data = datasets.DenoisingData(images[:36], images[36:40], images[40:], np.zeros(12), ("x",))
-    calls = []
+    seeds, calls = [], []
 
-    def fake_train(build, data, args, seed, fail_at=None):
-        calls.append((args.noise_factor, seed))
-        if len(calls) == fail_at:
+    def recording_batches(images, *, seed, **kwargs):
+        seeds.append(seed)
+        return None  # Nothing to train on: `fit` is fake.
+
+    def fake_fit(model, *args, callbacks=(), **kwargs):
+        calls.append((model.layers[0].noise_factor, seeds[-1]))  # layers[0]: FreshNoise.
+        if len(calls) == run.fail_at:
             raise KeyboardInterrupt
-        keras.utils.set_random_seed(seed)
-        return build(), 0.5
+        for callback in callbacks:
+            if isinstance(callback, timing.WarmTimer):
+                callback.seconds = 0.5
+
+    monkeypatch.setattr(batches, "image_batches", recording_batches)
+    monkeypatch.setattr(keras.Model, "fit", fake_fit)
 
     def run(*flags, fail_at=None):
         calls.clear()
-        monkeypatch.setattr(compare_decoders, "train",
-                            lambda *a: fake_train(*a, fail_at=fail_at))
-        args = compare_decoders.parse_args(["--output-dir", str(tmp_path / "out"), "--data-dir",
-                                            str(tmp_path), "--epochs", "1", "--batch-size", "4", *flags])
-        return compare_decoders.compare_all(args, data, "float32")
+        run.fail_at = fail_at
+        return run_in_process("compare_decoders.py", "--output-dir", str(run.out),
+                              "--data-dir", str(tiny_data), "--epochs", "1", "--batch-size", "4",
+                              "--images-per-epoch", "16", "--precision", "float32",
+                              "--shown", "2", *flags)  # 2 images in comparison.png: quicker to draw.
 
     run.calls = calls
     run.out = tmp_path / "out"
     return run
 
 
+def written(out):
+    return sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .lock: folders.hold
+
+
 def test_an_interrupted_run_trains_only_the_rest(tiny_comparison, capsys):
     with pytest.raises(KeyboardInterrupt):
-        tiny_comparison("--seeds", "2", fail_at=4)  # 4 trainings to do; stopped during the fourth.
+        tiny_comparison("--seeds", "1", fail_at=4)  # 4 trainings to do; stopped during the fourth.
     saved = json.loads((tiny_comparison.out / "progress.json").read_text())
     trainings = sorted(k for k in saved["entries"] if " | seed " in k)
-    assert trainings == ["noise 0.5 | narrow | seed 42", "noise 0.5 | wide | seed 42",
-                         "noise 0.5 | wide | seed 43"]
+    assert trainings == ["noise 0.5 | Conv2DTranspose k3 s2 | seed 42",
+                         "noise 0.5 | Conv2DTranspose k4 s2 | seed 42",
+                         "noise 0.5 | UpSampling2D nearest + Conv2D | seed 42"]
     assert not (tiny_comparison.out / "results.json").exists()
-    capsys.readouterr()
+    # What Ctrl-C prints (denoise_kit.quiet): where the finished trainings are, and what to do.
+    with pytest.raises(SystemExit) as stop:
+        quiet._excepthook(KeyboardInterrupt, KeyboardInterrupt(), None)
+    assert stop.value.code == 130
+    assert capsys.readouterr().err.strip() == (
+        f"interrupted: the finished trainings are saved in {tiny_comparison.out / 'progress.json'}; "
+        "run the same command again to train only the rest")
 
-    levels = tiny_comparison("--seeds", "2")
-    assert tiny_comparison.calls == [(0.5, 43)]  # Only narrow, seed 43, was left.
+    variables = tiny_comparison("--seeds", "1")
+    assert tiny_comparison.calls == [(0.5, 42)]  # Only UpSampling2D bilinear, seed 42, was left.
     printed = capsys.readouterr().out
     assert "3 of 4 trainings already finished" in printed
-    assert "narrow" in printed and "4/4 done" in printed
+    assert "UpSampling2D bilinear + Conv2D seed 42" in printed and "4/4 done" in printed
     results = json.loads((tiny_comparison.out / "results.json").read_text())
     neural = [r for r in results["levels"][0]["results"] if r["kind"] == "neural"]
-    assert [(r["method"], r["seeds"]) for r in neural] == [("wide", [42, 43]), ("narrow", [42, 43])]
-    assert [r.method for r in levels[0].results if r.kind == "neural"] == ["wide", "narrow"]
+    assert [(r["method"], r["seeds"]) for r in neural] == [(name, [42]) for name in variables["DECODERS"]]
+    assert [r.method for r in variables["run"].levels()[0].results if r.kind == "neural"] == list(
+        variables["DECODERS"])
+    assert results["verdict"].splitlines()[0] in printed  # The verdict is printed.
 
-    # The same command once more trains nothing; a third seed trains only that seed.
-    tiny_comparison("--seeds", "2")
+    # The same command once more trains nothing; a second seed trains only that seed.
+    tiny_comparison("--seeds", "1")
     assert tiny_comparison.calls == []
-    tiny_comparison("--seeds", "3")
-    assert tiny_comparison.calls == [(0.5, 44), (0.5, 44)]
+    tiny_comparison("--seeds", "2")
+    assert tiny_comparison.calls == [(0.5, 43)] * 4
+    results = json.loads((tiny_comparison.out / "results.json").read_text())
+    assert all(r["seeds"] == [42, 43] for r in results["levels"][0]["results"] if r["kind"] == "neural")
 
 
 def test_other_settings_start_afresh_and_say_so(tiny_comparison, capsys):
@@ -355,16 +455,18 @@ def test_other_settings_start_afresh_and_say_so(tiny_comparison, capsys):
     tiny_comparison("--seeds", "1", "--epochs", "2")
     lines = [line for line in capsys.readouterr().out.splitlines() if "other settings" in line]
     assert len(lines) == 1 and "(epochs 1 -> 2)" in lines[0] and "starting afresh" in lines[0]
-    assert tiny_comparison.calls == [(0.5, 42), (0.5, 42)]
+    assert tiny_comparison.calls == [(0.5, 42)] * 4
     saved = json.loads((tiny_comparison.out / "progress.json").read_text())
     assert saved["settings"]["epochs"] == 2
 
 
 def test_a_noise_sweep_draws_psnr_against_noise(tiny_comparison):
-    levels = tiny_comparison("--seeds", "2", "--noise-factors", "0.2,0.6")
+    variables = tiny_comparison("--seeds", "2", "--noise-factors", "0.6,0.2,0.6")
+    assert variables["noise_factors"] == [0.2, 0.6]  # Sorted, each once.
     assert sorted(set(tiny_comparison.calls)) == [(0.2, 42), (0.2, 43), (0.6, 42), (0.6, 43)]
+    assert len(tiny_comparison.calls) == 16  # 4 decoders x 2 seeds x 2 levels.
     out = tiny_comparison.out
-    assert sorted(p.name for p in out.iterdir()) == [
+    assert written(out) == [
         "artifacts.png", "comparison_noise_0.2.png", "comparison_noise_0.6.png", "progress.json",
         "psnr_vs_noise.png", "results.json", "results.md"]
     assert (out / "psnr_vs_noise.png").read_bytes().startswith(b"\x89PNG")
@@ -373,33 +475,48 @@ def test_a_noise_sweep_draws_psnr_against_noise(tiny_comparison):
     assert [level["noise_factor"] for level in results["levels"]] == [0.2, 0.6]
     # More noise, a noisier input: the sweep really scored two different test sets.
     assert results["levels"][0]["noisy_psnr"] > results["levels"][1]["noisy_psnr"] + 3
-    assert [level.noise_factor for level in levels] == [0.2, 0.6]
+    assert [level.noise_factor for level in variables["run"].levels()] == [0.2, 0.6]
     assert results["verdict"].splitlines()[-1].startswith(("At every noise level", "The best decoder"))
 
 
 def test_a_single_noise_level_draws_no_sweep(tiny_comparison):
-    tiny_comparison("--seeds", "1")
-    names = sorted(p.name for p in tiny_comparison.out.iterdir())
-    assert names == ["artifacts.png", "comparison.png", "progress.json", "results.json", "results.md"]
+    variables = tiny_comparison("--seeds", "1")
+    assert variables["noise_factors"] == [variables["NOISE_FACTOR"]]
+    assert written(tiny_comparison.out) == [
+        "artifacts.png", "comparison.png", "progress.json", "results.json", "results.md"]
 
 
 # ------------------------------------------------------------------------ the script
+
+
+def test_a_second_comparison_into_the_same_folder_gets_one_line(tmp_path, tiny_data):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(  # Another comparison, holding the folder.
+        [sys.executable, "-c", "import sys; from denoise_kit import folders; folders.hold(sys.argv[1]); "
+         "print('held', flush=True); sys.stdin.read()", str(out)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = run_program("compare_decoders.py", "--data-dir", str(tiny_data), "--output-dir", str(out),
+                             check=False, timeout=120)
+    finally:
+        holder.communicate("")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"error: another run (process {holder.pid}) is using {out.resolve()}: "
+                                     "wait for it to finish, or choose another output folder (--output-dir)")
+    assert written(out) == []
 
 
 def test_compare_decoders_end_to_end(tmp_path):
     data_dir = sparse_digits(tmp_path / "data", 600, seed=5)
     out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "compare_decoders.py"), "--data-dir", str(data_dir),
-         "--output-dir", str(out), "--limit", "256", "--epochs", "1", "--images-per-epoch", "256",
-         "--seeds", "1"],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "KERAS_HOME": str(tmp_path / "keras_home"), "MPLBACKEND": "Agg"},
-    )
+        script_command("compare_decoders.py", "--data-dir", str(data_dir), "--output-dir", str(out),
+                       "--limit", "256", "--epochs", "1", "--images-per-epoch", "256", "--seeds", "1"),
+        capture_output=True, text=True, timeout=300, env=learner_env(KERAS_HOME=str(tmp_path / "keras_home")))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == ""  # No framework warnings (retracing notices included).
-    assert sorted(p.name for p in out.iterdir()) == [
-        "artifacts.png", "comparison.png", "progress.json", "results.json", "results.md"]
+    assert written(out) == ["artifacts.png", "comparison.png", "progress.json", "results.json", "results.md"]
     saved = json.loads((out / "results.json").read_text())
     names = [r["method"] for r in saved["levels"][0]["results"]]
     assert names[-4:] == ["Conv2DTranspose k3 s2", "Conv2DTranspose k4 s2",

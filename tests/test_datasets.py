@@ -1,4 +1,5 @@
 import hashlib
+import os
 import subprocess
 import sys
 import time
@@ -11,6 +12,8 @@ from conftest import digits, make_tar_gz, real_data_dir, write_mnist_idx
 from denoise_kit import datasets
 from denoise_kit.errors import ConfigError, DataError
 from denoise_kit.idx import write_idx
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def assert_images(x, n):
@@ -307,6 +310,29 @@ def test_denoising_splits_limit_and_validation(tmp_path):
     np.testing.assert_array_equal(capped.x_val, data.x_val[:3])
 
 
+@pytest.mark.parametrize(("shared_by", "kept"), [(1, 25), (2, 24), (4, 24), (5, 25), (25, 25), (26, None)])
+def test_validation_set_is_cut_to_a_share_per_device(tmp_path, shared_by, kept):
+    write_mnist_idx(tmp_path / "mnist", "t10k", *digits(100))  # 80 train / 20 test.
+    whole = datasets.denoising_splits("mnist", tmp_path, validation_fraction=0.3125)  # 25 validation.
+    if kept is None:
+        with pytest.raises(ConfigError, match=f"^the validation set needs at least {shared_by} images, "
+                                              "one per device: raise --limit$"):
+            datasets.denoising_splits("mnist", tmp_path, validation_fraction=0.3125, shared_by=shared_by)
+        return
+    data = datasets.denoising_splits("mnist", tmp_path, validation_fraction=0.3125, shared_by=shared_by)
+    assert len(whole.x_val) == 25 and len(data.x_val) == kept
+    np.testing.assert_array_equal(data.x_val, whole.x_val[:kept])  # At most shared_by - 1 images fewer.
+    np.testing.assert_array_equal(data.x_train, whole.x_train)  # The images cut go nowhere else:
+    np.testing.assert_array_equal(data.x_test, whole.x_test)  # the test set stays whole.
+
+
+def test_one_validation_image_cannot_be_shared(tmp_path):
+    write_mnist_idx(tmp_path / "mnist", "t10k", *digits(100))
+    assert len(datasets.denoising_splits("mnist", tmp_path, limit=10, shared_by=1).x_val) == 1
+    with pytest.raises(ConfigError, match="the validation set needs at least 2 images"):
+        datasets.denoising_splits("mnist", tmp_path, limit=10, shared_by=2)
+
+
 # ---------------------------------------------------------------------- Fashion-MNIST
 
 
@@ -464,10 +490,13 @@ def test_data_dir_that_is_a_file(tmp_path, load, monkeypatch):
 def test_data_dir_that_is_a_file_gives_one_line_from_the_command_line(tmp_path):
     not_a_folder = tmp_path / "data"
     not_a_folder.write_text("")
-    code = ("from denoise_kit import cli, datasets; "
-            f"cli.run(lambda: datasets.denoising_splits('mnist', {str(not_a_folder)!r}))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    code = ("import denoise_kit.quiet; from denoise_kit import datasets; "
+            f"datasets.denoising_splits('mnist', {str(not_a_folder)!r})")
+    # Another backend: denoise_kit.quiet then skips TensorFlow's start-up (seconds); its one-line
+    # errors are the same on every backend.
+    env = {**os.environ, "KERAS_BACKEND": "numpy", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env=env, timeout=60)
     assert result.returncode == 2
     assert result.stderr == f"error: --data-dir is a file, not a folder: {not_a_folder}; " \
         "give the folder that holds the datasets (or should receive them)\n"

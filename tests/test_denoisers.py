@@ -1,31 +1,61 @@
-"""The two denoising scripts: noise, models, and whole runs on fixture data."""
+"""The two denoising scripts, run as a learner runs them: noise, models, and
+whole runs on fixture data. No test imports a script (that would run it):
+each runs as a program, or in this process with runpy, which gives back the
+script's variables."""
 
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
-from conftest import run_program, script_command, sparse_digits
+from conftest import learner_env, run_in_process, run_program, script_command, sparse_digits
 
-import denoise_transpose_mnist as transpose_script
-import denoise_upsampling_notmnist as upsampling_script
 from denoise_kit import datasets, metrics
 
 SCRIPTS = {"mnist": "denoise_transpose_mnist.py", "notmnist": "denoise_upsampling_notmnist.py"}
 
 
+# --------------------------------------------------------------- the scripts' cells
+
+
+@pytest.fixture(scope="module")
+def fixture_data(tmp_path_factory):
+    """2,500 small random 'images' (mostly black, like digits) for both datasets."""
+    return sparse_digits(tmp_path_factory.mktemp("data"), 2500, seed=11, names=("mnist", "notmnist"))
+
+
+@pytest.fixture(scope="module")
+def scripts(fixture_data, tmp_path_factory):
+    """Each script's variables after a tiny run in this process: its functions,
+    layers and constants, as a learner's notebook holds them."""
+    quick = ("--limit", "64", "--epochs", "1", "--images-per-epoch", "16", "--batch-size", "16",
+             "--precision", "float32")
+    return {dataset: run_in_process(SCRIPTS[dataset], "--data-dir", str(fixture_data),
+                                    "--output-dir", str(tmp_path_factory.mktemp(dataset)), *quick)
+            for dataset in SCRIPTS}
+
+
+@pytest.fixture(scope="module")
+def transpose_script(scripts):
+    return scripts["mnist"]
+
+
+@pytest.fixture(scope="module")
+def upsampling_script(scripts):
+    return scripts["notmnist"]
+
+
 # ----------------------------------------------------------------------------- noise
 
 
-def test_noise_is_clipped_to_valid_pixels():
+def test_noise_is_clipped_to_valid_pixels(transpose_script):
     images = np.full((200, 28, 28, 1), 0.5, dtype="float32")
-    noisy = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.5, seed=0))
+    noisy = keras.ops.convert_to_numpy(transpose_script["add_noise"](images, 0.5, seed=0))
     assert noisy.min() == 0.0 and noisy.max() == 1.0
     # 0.5 + 0.5 * z leaves [0, 1] when |z| > 1: about 15.9% of pixels at each end.
     assert np.mean(noisy == 0.0) == pytest.approx(0.159, abs=0.01)
@@ -33,25 +63,27 @@ def test_noise_is_clipped_to_valid_pixels():
     assert noisy.mean() == pytest.approx(0.5, abs=0.01)
 
 
-def test_noise_factor_sets_the_spread():
+def test_noise_factor_sets_the_spread(transpose_script):
+    add_noise = transpose_script["add_noise"]
     images = np.full((100, 28, 28, 1), 0.5, dtype="float32")
-    small = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.1, seed=0))
+    small = keras.ops.convert_to_numpy(add_noise(images, 0.1, seed=0))
     assert small.std() == pytest.approx(0.1, rel=0.05)  # Hardly ever clipped at 0.1.
-    np.testing.assert_array_equal(transpose_script.add_noise(images, 0.0, seed=0), images)
+    np.testing.assert_array_equal(add_noise(images, 0.0, seed=0), images)
 
 
-def test_test_noise_is_reproducible_from_the_seed():
+def test_test_noise_is_reproducible_from_the_seed(transpose_script):
+    add_noise = transpose_script["add_noise"]
     images = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
-    first = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.5, seed=7))
-    again = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.5, seed=7))
-    other = keras.ops.convert_to_numpy(transpose_script.add_noise(images, 0.5, seed=8))
+    first = keras.ops.convert_to_numpy(add_noise(images, 0.5, seed=7))
+    again = keras.ops.convert_to_numpy(add_noise(images, 0.5, seed=7))
+    other = keras.ops.convert_to_numpy(add_noise(images, 0.5, seed=8))
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
 
 
-@pytest.mark.parametrize("script", [transpose_script, upsampling_script])
-def test_fresh_noise_every_training_batch_and_none_at_inference(script):
-    layer = script.FreshNoise(0.5, seed=1)
+@pytest.mark.parametrize("dataset", ["mnist", "notmnist"])
+def test_fresh_noise_every_training_batch_and_none_at_inference(dataset, scripts):
+    layer = scripts[dataset]["FreshNoise"](0.5, seed=1)
     images = np.full((2, 28, 28, 1), 0.5, dtype="float32")
     first = keras.ops.convert_to_numpy(layer(images, training=True))
     second = keras.ops.convert_to_numpy(layer(images, training=True))
@@ -64,42 +96,42 @@ def test_fresh_noise_every_training_batch_and_none_at_inference(script):
 
 
 @pytest.mark.parametrize(
-    "build",
+    ("dataset", "options"),
     [
-        transpose_script.build_autoencoder,
-        upsampling_script.build_autoencoder,
-        lambda: upsampling_script.build_autoencoder(interpolation="bilinear"),
-        lambda: transpose_script.build_autoencoder(filters=(8, 16, 16), kernel_size=4),
+        ("mnist", {}),
+        ("notmnist", {}),
+        ("notmnist", {"interpolation": "bilinear"}),
+        ("mnist", {"filters": (8, 16, 16), "kernel_size": 4}),
     ],
     ids=["transpose", "upsampling-nearest", "upsampling-bilinear", "transpose-3-levels-k4"],
 )
-def test_output_shape_equals_input_shape(build):
-    model = build()
+def test_output_shape_equals_input_shape(dataset, options, scripts):
+    if dataset == "notmnist" and "filters" in options:
+        options = {**options, "decoder_filters": (16, 8, 4)}
+    model = scripts[dataset]["build_autoencoder"](**options)
     images = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
     output = keras.ops.convert_to_numpy(model(images))
     assert output.shape == images.shape
     assert 0.0 <= output.min() and output.max() <= 1.0
 
 
-def test_the_decoders_are_what_the_scripts_say():
+@pytest.mark.parametrize("dataset", ["mnist", "notmnist"])
+@pytest.mark.parametrize(("height", "width"), [(28, 28), (36, 44), (4, 8), (56, 28)])
+def test_the_model_takes_any_multiple_of_four(dataset, height, width, scripts):
+    model = scripts[dataset]["build_autoencoder"]()
+    images = np.random.default_rng(0).random((2, height, width, 1)).astype("float32")
+    assert model.predict(images, verbose=0).shape == images.shape
+
+
+def test_the_decoders_are_what_the_scripts_say(scripts):
     names = lambda m: {type(layer).__name__ for layer in m.layers}  # noqa: E731
-    assert "Conv2DTranspose" in names(transpose_script.build_autoencoder())
-    assert "UpSampling2D" not in names(transpose_script.build_autoencoder())
-    assert "UpSampling2D" in names(upsampling_script.build_autoencoder())
-    assert "Conv2DTranspose" not in names(upsampling_script.build_autoencoder())
+    transpose = scripts["mnist"]["build_autoencoder"]()
+    upsampling = scripts["notmnist"]["build_autoencoder"]()
+    assert "Conv2DTranspose" in names(transpose) and "UpSampling2D" not in names(transpose)
+    assert "UpSampling2D" in names(upsampling) and "Conv2DTranspose" not in names(upsampling)
 
 
 # -------------------------------------------------------------------- whole scripts
-
-
-@pytest.fixture(scope="module")
-def fixture_data(tmp_path_factory):
-    """2,500 small random 'images' (mostly black, like digits) for both datasets."""
-    return sparse_digits(tmp_path_factory.mktemp("data"), 2500, seed=11, names=("mnist", "notmnist"))
-
-
-def script_of(dataset):
-    return transpose_script if dataset == "mnist" else upsampling_script
 
 
 def run_script(dataset, data_dir, output_dir, *flags, check=True):
@@ -111,7 +143,7 @@ def run_script(dataset, data_dir, output_dir, *flags, check=True):
 
 
 @pytest.mark.parametrize("dataset", ["mnist", "notmnist"])
-def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tmp_path):
+def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tmp_path, scripts):
     out = tmp_path / "out"
     result = run_script(dataset, fixture_data, out, "--limit", "256", "--epochs", "2",
                         "--batch-size", "32")
@@ -139,22 +171,22 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
     assert "val_psnr" in result.stdout
     log_header = (out / "training_log.csv").read_text().splitlines()[0].split(",")
     assert {"psnr", "val_psnr", "loss", "val_loss"} <= set(log_header)
-    # metrics.json records every setting of the run.
-    settings, script = results["settings"], script_of(dataset)
-    assert settings["filters"] == list(script.FILTERS) and settings["kernel_size"] == script.KERNEL_SIZE
-    assert settings["learning_rate"] == script.LEARNING_RATE and settings["precision"] == "auto"
-    assert settings["images_per_epoch"] == 256 and settings["epochs"] == 2
+    # metrics.json records every constant as it ran: the script's, and those the flags set.
+    settings, script = results["settings"], scripts[dataset]
+    assert settings["FILTERS"] == list(script["FILTERS"]) and settings["KERNEL_SIZE"] == script["KERNEL_SIZE"]
+    assert settings["LEARNING_RATE"] == script["LEARNING_RATE"] and settings["PRECISION"] == "auto"
+    assert settings["IMAGES_PER_EPOCH"] == 256 and settings["EPOCHS"] == 2 and settings["BATCH_SIZE"] == 32
     # An epoch is a whole number of 16-step executions: 256 images at batch 32 round up to 512.
+    assert settings["images_per_epoch"] == 256 and settings["trained_images_per_epoch"] == 512
     assert results["train_images_per_second"] == pytest.approx(2 * 512 / results["train_seconds"], rel=0.01)
-    assert settings["dataset"] == dataset
-    assert settings["test_noise_seed"] == script_of(dataset).TEST_NOISE_SEED
+    assert settings["DATASET"] == dataset and settings["LIMIT"] == 256
+    assert settings["TEST_NOISE_SEED"] == script["TEST_NOISE_SEED"]
     assert "PSNR (dB)" in result.stdout and "metrics.json" in result.stdout
-    assert "Traceback" not in result.stderr and "cuInit" not in result.stderr
+    assert "Traceback" not in result.stderr and "cuInit" not in result.stderr, result.stderr
 
     # The saved model alone reproduces the reported PSNR on the same noisy test set.
-    script = script_of(dataset)
     (_, _), (x_test, _) = datasets.load_dataset(dataset, fixture_data, verbose=False)
-    x_noisy = keras.ops.convert_to_numpy(script.add_noise(x_test, 0.5, seed=script.TEST_NOISE_SEED))
+    x_noisy = keras.ops.convert_to_numpy(script["add_noise"](x_test, 0.5, seed=script["TEST_NOISE_SEED"]))
     model = keras.models.load_model(out / "model.keras")
     denoised = model.predict(x_noisy, verbose=0)
     assert np.mean(metrics.psnr_per_image(x_test, denoised)) == pytest.approx(
@@ -174,7 +206,7 @@ def test_killed_run_resumes_exactly_where_it_stopped(fixture_data, tmp_path):
     """SIGKILL after the first epoch, run again: the same numbers as a run never stopped."""
     flags = ("--limit", "2000", "--epochs", "3", "--batch-size", "16", "--images-per-epoch", "1024")
     out = tmp_path / "out"
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+    env = learner_env()
     command = script_command(SCRIPTS["mnist"], "--data-dir", str(fixture_data), "--output-dir", str(out),
                              *flags)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -209,10 +241,11 @@ def test_killed_run_resumes_exactly_where_it_stopped(fixture_data, tmp_path):
 
 
 def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
-    from denoise_kit.training import resumable_callbacks
+    from denoise_kit import folders, resume
 
     out = tmp_path / "out"
-    resumable_callbacks(out, {"epochs": 3})
+    resume.KillProofBackupAndRestore(out, {"EPOCHS": 3})
+    folders.release(out)  # This test process is not the run: the script must get the folder.
     (out / "backup" / "epoch-1.weights.h5").write_bytes(b"weights")
     (out / "backup" / "epoch-1.random-state.npz").write_bytes(b"state")
     (out / "backup" / "training_metadata.json").write_text(
@@ -267,17 +300,16 @@ def test_missing_data_gives_one_line(tmp_path):
     (("--filters", "0,8"), "every value must be at least 1"),
     (("--precision", "half"), "invalid choice: 'half'"),
     (("--epochs", "nan"), "argument --epochs: invalid int value: 'nan'"),
+    (("--no-such-flag",), "unrecognized arguments: --no-such-flag"),
 ])
-def test_bad_flag_values_are_refused_by_the_parser(flags, message, capsys):
-    """One line, not argparse's usage block, and exit code 2."""
-    from unittest import mock
-
-    with mock.patch.object(sys, "argv", ["x", *flags]), pytest.raises(SystemExit) as exit:
-        transpose_script.parse_args()
-    assert exit.value.code == 2
-    [line] = capsys.readouterr().err.splitlines()
-    assert line.startswith("error: argument --") and message in line
+def test_bad_flag_values_are_refused_by_the_parser(flags, message, tmp_path):
+    """One line, not argparse's usage block, and exit code 2, before anything is made."""
+    result = run_program(SCRIPTS["mnist"], "--output-dir", str(tmp_path / "out"), *flags, check=False)
+    assert result.returncode == 2
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: ") and message in line
     assert line.endswith("(see python denoise_transpose_mnist.py --help)")
+    assert not (tmp_path / "out").exists()
 
 
 def test_output_dir_that_is_a_file_gives_one_line(fixture_data, tmp_path):
@@ -308,37 +340,28 @@ def test_output_dir_that_cannot_be_written_gives_one_line(where, fixture_data, t
     assert (tmp_path / "a-file").read_text() == "mine"
 
 
-def test_every_knob_is_a_flag_whose_default_is_the_constant():
-    import argparse
-    from unittest import mock
-
-    for script in (transpose_script, upsampling_script):
-        with mock.patch.object(sys, "argv", ["x"]):
-            args = script.parse_args()
-        assert isinstance(args, argparse.Namespace)
-        assert args.filters == script.FILTERS and args.kernel_size == script.KERNEL_SIZE
-        assert args.learning_rate == script.LEARNING_RATE and args.precision == script.PRECISION
-        assert args.epochs == script.EPOCHS and args.batch_size == script.BATCH_SIZE
-        assert args.noise_factor == script.NOISE_FACTOR and args.dataset == script.DATASET
-        assert args.images_per_epoch == script.IMAGES_PER_EPOCH
-    with mock.patch.object(sys, "argv", ["x"]):
-        assert upsampling_script.parse_args().decoder_filters == upsampling_script.DECODER_FILTERS
-    with mock.patch.object(sys, "argv", ["x", "--interpolation", "bilinear", "--filters", "8,16,16",
-                                         "--decoder-filters", "16,8,4"]):
-        args = upsampling_script.parse_args()
-    assert args.interpolation == "bilinear" and args.filters == (8, 16, 16)
-    assert args.decoder_filters == (16, 8, 4)
+@pytest.mark.parametrize("dataset", ["mnist", "notmnist"])
+def test_every_constant_is_a_flag_whose_default_is_the_constant(dataset, scripts):
+    """--help lists a flag for every UPPERCASE constant, with the constant as its default."""
+    script = scripts[dataset]
+    text = run_program(SCRIPTS[dataset], "--help").stdout
+    flat = " ".join(text.split())
+    constants = [name for name in script["CONFIG"]]
+    assert {"DATASET", "NOISE_FACTOR", "EPOCHS", "IMAGES_PER_EPOCH", "BATCH_SIZE", "FILTERS", "KERNEL_SIZE",
+            "LEARNING_RATE", "SEED", "PRECISION", "LIMIT", "DATA_DIR", "OUTPUT_DIR", "DENOISE",
+            "ADD_NOISE", "INVERT"} <= set(constants)
+    for name in constants:
+        flag = "--" + name.lower().replace("_", "-")
+        assert flag in text, flag
+    assert "(default: 0.002)" in flat and "(default: (32, 64))" in flat
+    assert "Adam's starting learning rate, decayed to 0 along a cosine. (default: 0.002)" in flat
 
 
-def test_help_starts_with_the_title(capsys):
-    from unittest import mock
-
-    with mock.patch.object(sys, "argv", ["x", "--help"]), pytest.raises(SystemExit):
-        transpose_script.parse_args()
-    text = capsys.readouterr().out
+def test_help_starts_with_the_title():
+    text = run_program(SCRIPTS["mnist"], "--help").stdout
     description = text.split("\n\n")[1]
     assert description.startswith("Denoising MNIST digits with a Conv2DTranspose autoencoder")
-    assert "Title:" not in text and "(default: 0.002)" in text
+    assert "Title:" not in text
 
 
 def test_flags_change_the_model_that_is_trained(fixture_data, tmp_path):
@@ -353,7 +376,7 @@ def test_flags_change_the_model_that_is_trained(fixture_data, tmp_path):
     assert convs[-1].kernel_size == (1, 1)  # One grey value per pixel from the last feature maps.
     assert {layer.interpolation for layer in model.layers if hasattr(layer, "interpolation")} == {"bilinear"}
     results = json.loads((out / "metrics.json").read_text())
-    assert "float32" in results["device"] and results["settings"]["interpolation"] == "bilinear"
+    assert "float32" in results["device"] and results["settings"]["INTERPOLATION"] == "bilinear"
 
 
 def test_denoise_own_images_through_the_script(fixture_data, tmp_path):
@@ -370,7 +393,8 @@ def test_denoise_own_images_through_the_script(fixture_data, tmp_path):
 
     run_script("mnist", fixture_data, out, "--limit", "128", "--epochs", "1")
     before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
-    run_script("mnist", fixture_data, out, "--denoise", str(tmp_path / "stroke.png"), "--noise-factor", "0.3")
+    run_script("mnist", fixture_data, out, "--denoise", str(tmp_path / "stroke.png"), "--add-noise",
+               "--noise-factor", "0.3")
     after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
     assert set(after) - set(before) == {"stroke.denoised.png", "stroke.comparison.png"}
     assert all(after[name] == data for name, data in before.items())  # Nothing trained or replaced.
@@ -379,20 +403,15 @@ def test_denoise_own_images_through_the_script(fixture_data, tmp_path):
 
 
 @pytest.mark.parametrize(("flags", "images_per_epoch"), [
-    (("--limit", "400"), 180),  # Half of the 360 training images: more than IMAGES_PER_EPOCH.
-    (("--limit", "100"), 64),  # Half of 90 would be fewer: IMAGES_PER_EPOCH it is.
-    (("--limit", "400", "--images-per-epoch", "100"), 100),  # Typed in: exactly that.
+    (("--limit", "400"), 180),  # Half of the 360 training images: more than MIN_IMAGES_PER_EPOCH.
+    (("--limit", "100"), 64),  # Half of 90 would be fewer: MIN_IMAGES_PER_EPOCH it is.
+    (("--limit", "400", "--images-per-epoch", "100"), 100),  # Set: exactly that.
 ])
-def test_the_default_budget_follows_the_training_set(flags, images_per_epoch, fixture_data, tmp_path,
-                                                     monkeypatch):
-    """An epoch is IMAGES_PER_EPOCH noisy images, or EPOCH_FRACTION of a training set big
+def test_the_default_budget_follows_the_training_set(flags, images_per_epoch, fixture_data, tmp_path):
+    """An epoch is MIN_IMAGES_PER_EPOCH noisy images, or EPOCH_FRACTION of a training set big
     enough for that to be more (here 64 and 1/2, for a small, quick run)."""
-    monkeypatch.setattr(transpose_script, "IMAGES_PER_EPOCH", 64)
-    monkeypatch.setattr(transpose_script, "EPOCH_FRACTION", 1 / 2)
     out = tmp_path / "out"
-    monkeypatch.setattr(sys, "argv", ["denoise_transpose_mnist.py", "--data-dir", str(fixture_data),
-                                      "--output-dir", str(out), "--epochs", "1",
-                                      "--precision", "float32", *flags])  # The global policy stays.
-    transpose_script.main()
+    run_program(SCRIPTS["mnist"], "--data-dir", str(fixture_data), "--output-dir", str(out), "--epochs", "1",
+                "--min-images-per-epoch", "64", "--epoch-fraction", "0.5", *flags)
     settings = json.loads((out / "metrics.json").read_text())["settings"]
     assert settings["images_per_epoch"] == images_per_epoch

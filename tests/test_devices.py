@@ -13,24 +13,35 @@ from conftest import ROOT, real_data_dir, run_program, sparse_digits
 pytestmark = pytest.mark.skipif(keras.backend.backend() == "torch",
                                 reason="Keras' fit has no data parallelism on PyTorch")
 
-# Runs FreshNoise on 16 identical images spread over the devices, as fit does
-# in training, and prints how many different noisy images came out.
+# Runs a noise layer like the scripts' FreshNoise (a PerDeviceSeedGenerator
+# feeding keras.random.normal) on 16 identical images spread over the devices,
+# as fit does in training, and prints how many different noisy images came out.
 NOISE_PROBE = '''
 import json
 import sys
-sys.path.insert(0, PROJECT_ROOT)  # The project's scripts and kit.
+sys.path.insert(0, PROJECT_ROOT)  # The project's kit.
 import keras
 import numpy as np
-import denoise_transpose_mnist as script
-from denoise_kit import training
+from denoise_kit import parallel
+
+
+class Noise(keras.layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.seed_generator = parallel.PerDeviceSeedGenerator(1)
+
+    def call(self, images, training=False):
+        return images + keras.random.normal(keras.ops.shape(images), seed=self.seed_generator)
+
 
 images = np.full((16, 28, 28, 1), 0.5, "float32")
-with training.distribution_scope():
-    layer = script.FreshNoise(0.5, seed=1)
+parallel.spread_over_devices(batch_size=16)
+if True:
+    layer = Noise()
     layer.build(images.shape)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
-        strategy = tf.distribute.get_strategy()  # The scope's MirroredStrategy.
+        strategy = tf.distribute.get_strategy()  # The MirroredStrategy spread_over_devices set.
         batch = next(iter(strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(images))))
         noisy = strategy.run(tf.function(lambda x: layer(x, training=True)), args=(batch,))
         noisy = np.concatenate([t.numpy() for t in strategy.experimental_local_results(noisy)])

@@ -1,5 +1,10 @@
-"""Evaluation and result files of a denoising run: metrics.json,
-reconstructions.png, history.png and the closing table."""
+"""The results of a denoising run: the test set scored, and every result file
+written (reconstructions.png, history.png, model.keras, metrics.json), then
+the closing table.
+
+    results.score_and_save(OUTPUT_DIR, denoiser, data, x_test_noisy, x_test_denoised,
+                           settings=settings, device=machine.description, title=TITLE)
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from denoise_kit import metrics, plots
-from denoise_kit.files import write_json
+from denoise_kit import folders, metrics, plots, resume
+from denoise_kit.errors import TrainingDiverged
+from denoise_kit.files import atomic_path
 
 
 def read_log(path: str | os.PathLike[str]) -> dict[str, list[float]]:
@@ -63,9 +69,12 @@ def save_reconstructions(path: str | os.PathLike[str], clean: np.ndarray, noisy:
 def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, Any],
                   clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, labels: np.ndarray,
                   class_names: Sequence[str], title: str, loss_name: str = "loss") -> dict[str, Path]:
-    """Write every result file atomically and return their paths."""
-    from denoise_kit.training import save_model
+    """Write every result file atomically and return their paths.
 
+    model.keras and metrics.json are written to temporary files first and
+    only then both renamed: a failed write (a full disk) leaves the earlier
+    pair as it was, never a new model beside old metrics.
+    """
     output_dir = Path(output_dir)
     log = read_log(output_dir / "training_log.csv")
     paths = {
@@ -73,10 +82,12 @@ def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, 
                                                 denoised, labels, class_names, title),
         "history": plots.loss_curves(log, output_dir / "history.png", title=f"{title}: training history",
                                      ylabel=loss_name),
-        "model": save_model(model, output_dir / "model.keras"),
+        "model": output_dir / "model.keras",
+        "metrics": output_dir / "metrics.json",
     }
-    write_json(output_dir / "metrics.json", results)
-    paths["metrics"] = output_dir / "metrics.json"
+    with atomic_path(paths["model"]) as model_tmp, atomic_path(paths["metrics"]) as metrics_tmp:
+        model.save(model_tmp)
+        metrics_tmp.write_text(json.dumps(results, indent=2) + "\n")
     return paths
 
 
@@ -106,29 +117,54 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
         print(f"{name:>16}: {shown}")
 
 
-def finish(args: Any, denoiser, data, *, noisy: np.ndarray, denoised: np.ndarray,
-           device: str, settings: dict[str, Any], title: str, images_per_epoch: int,
-           loss_name: str = "loss") -> dict[str, Any]:
-    """Score the test set, write every result file (metrics.json with every
-    setting of the run) and print the closing table."""
+def score_and_save(output_dir: str | os.PathLike[str], denoiser, data, noisy: np.ndarray,
+                   denoised: np.ndarray, *, settings: dict[str, Any], device: str, title: str,
+                   loss_name: str = "binary cross-entropy") -> dict[str, Any]:
+    """Score the test set, write every result file (metrics.json with the
+    settings of the run) and print the closing table; return the scores.
+
+    A loss that became NaN (TerminateOnNaN stopped training) ends here with
+    one line instead, and what an earlier run left is kept as it was.
+    """
     import keras
 
+    output_dir = Path(output_dir)
+    try:
+        check_finite(output_dir / "training_log.csv")
+    except TrainingDiverged:
+        resume.remove_backup(output_dir)  # NaN weights: a run with a lower learning rate starts afresh.
+        raise
     results = {
         **evaluate(data.x_test, noisy, denoised),
         "params": denoiser.count_params(),
-        **training_time(args.output_dir, images_per_epoch),
+        **training_time(output_dir, settings["trained_images_per_epoch"]),
         "backend": keras.backend.backend(),
         "device": device,
-        "noise_factor": args.noise_factor,
-        "seed": args.seed,
+        "noise_factor": settings["NOISE_FACTOR"],
+        "seed": settings["SEED"],
         "train_images": len(data.x_train),
         "test_images": len(data.x_test),
         "settings": json.loads(json.dumps(settings, default=str)),  # Paths and tuples as JSON has them.
     }
-    paths = write_results(args.output_dir, denoiser, results, data.x_test, noisy, denoised,
+    paths = write_results(output_dir, denoiser, results, data.x_test, noisy, denoised,
                           data.y_test, data.class_names, title, loss_name)
-    progress_png = Path(args.output_dir) / "progress.png"
+    progress_png = output_dir / "progress.png"
     if progress_png.is_file():
         paths["progress"] = progress_png
     print_summary(results, paths)
+    resume.remove_backup(output_dir)  # Only now: a failed write above leaves the run resumable.
+    folders.release(output_dir)  # The run is over: another may use the folder (a notebook's kernel lives on).
     return results
+
+
+def check_finite(log_path: Path) -> None:
+    """A one-line error if the last logged loss is NaN (TerminateOnNaN ended training)."""
+    log = read_log(log_path) if log_path.is_file() else {}
+    losses = log.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        raise TrainingDiverged(
+            f"the loss became NaN in epoch {len(losses)}, so TerminateOnNaN stopped training: lower "
+            "LEARNING_RATE (--learning-rate) or NOISE_FACTOR and run again; model.keras and "
+            "metrics.json were left as they were")
+
+
