@@ -5,7 +5,13 @@ encoder, same number of parameters within 5%, same data, noise and training
 budget) with the same seeds, scores them against classical denoisers on the
 same noisy test images, and says which wins and whether the difference is
 larger than the seed-to-seed spread.
-Accelerator: optional (a CPU trains all 12 models in about 11 minutes)
+Accelerator: optional (a 2-core CPU trains all 12 models in 11 to 16 minutes)
+
+"The scripts" below are denoise_transpose_mnist.py and
+denoise_upsampling_notmnist.py: the keras.io denoising autoencoder with a
+wider encoder (32 then 64 filters, and a bottleneck Conv2D), fresh noise for
+every batch and a 1x1 output layer. This notebook keeps their encoder and
+training and swaps only the decoder.
 
 Run it:
     python compare_decoders.py                      # MNIST, 5 x 8,000 images, 3 seeds
@@ -82,11 +88,11 @@ machine = hardware.configure(PRECISION, batch_size=BATCH_SIZE, steps_per_executi
 # trains on the same images, for the same number of steps.
 
 # %%
+# shared_by: with several devices the validation set is cut to a multiple of their number.
 data = datasets.denoising_splits(DATASET, DATA_DIR, limit=LIMIT, shared_by=machine.devices)
 
-# A whole number of executions (Keras runs each one in full): about IMAGES_PER_EPOCH images.
-executions = max(1, round(IMAGES_PER_EPOCH / (BATCH_SIZE * machine.steps_per_execution)))
-steps_per_epoch = executions * machine.steps_per_execution
+# About IMAGES_PER_EPOCH images: a whole number of executions (Keras runs each one in full).
+steps_per_epoch = batches.steps_per_epoch(IMAGES_PER_EPOCH, BATCH_SIZE, machine.steps_per_execution)
 
 # %% [markdown]
 # ## The noise
@@ -134,14 +140,15 @@ class FreshNoise(layers.Layer):
 # (28 -> 14 -> 7) and a bottleneck Conv2D. Only the way back up changes:
 #
 # - `Conv2DTranspose(strides=2)` learns its own upsampling, with a 3x3 or a
-#   4x4 kernel (a kernel the stride divides, the usual cure for
-#   checkerboard patterns);
+#   4x4 kernel (a kernel the stride divides: often suggested against
+#   checkerboard patterns, though Distill finds it not always enough);
 # - `UpSampling2D` repeats pixels (nearest) or interpolates them (bilinear),
 #   and a Conv2D after it learns what to draw.
 #
 # All four decoders are 32 then 16 filters wide (the UpSampling2D script's
 # widths); the 4x4 kernel gets 18 filters first instead of 32, so that all
-# four have the same number of parameters. The same 1x1 sigmoid Conv2D makes
+# four have the same number of parameters within 5% (4*4*64*18 weights
+# instead of 3*3*64*32; the table prints each count). The same 1x1 sigmoid Conv2D makes
 # the output.
 
 # %%
@@ -194,7 +201,7 @@ DECODERS = {
 
 # %%
 run = comparison.Comparison(CONFIG, machine, data, x_test_noisy, decoders=list(DECODERS),
-                            images_per_epoch=steps_per_epoch * BATCH_SIZE)
+                            images_per_epoch=steps_per_epoch * BATCH_SIZE)  # As trained, after rounding.
 
 # %% [markdown]
 # ## The yardstick: classical denoisers
@@ -226,13 +233,14 @@ print(f"\nTraining {len(DECODERS)} decoders x {SEEDS} seed(s) x {len(noise_facto
 for noise_factor, name, seed in run.trainings_to_do():  # Only those progress.json lacks.
     keras.utils.set_random_seed(seed)
     denoiser = DECODERS[name]()
+    # The trainer wraps the denoiser (the same weights): the denoiser alone is scored below.
     model = keras.Sequential([keras.Input(shape=(28, 28, 1)), FreshNoise(noise_factor, seed=seed), denoiser],
                              name="fresh_noise_training")
     model.compile(
         optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE,
                                                                                EPOCHS * steps_per_epoch)),
         loss="binary_crossentropy",
-        metrics=[progress.psnr_metric],  # As in the scripts, so that the training times compare.
+        metrics=[progress.psnr_metric],  # The scripts' metric too: the same work per step as theirs.
         steps_per_execution=machine.steps_per_execution,
     )
     timer = timing.WarmTimer()
