@@ -1,8 +1,9 @@
 """Errors that end a script with one clear line instead of a traceback
 (denoise_kit.quiet prints them)."""
 
-# What an interrupted run (Ctrl-C, SIGTERM) is told; a resumable run says how it resumes.
-INTERRUPTED_HINT = "nothing was lost: run the same command again to start over"
+# What an interrupted run (Ctrl-C, SIGTERM) is told; a resumable run replaces it with how it resumes.
+START_OVER_HINT = "nothing was lost: run the same command again to start over"
+INTERRUPTED_HINT = START_OVER_HINT
 
 
 class UserError(Exception):

@@ -48,15 +48,19 @@ def offline(monkeypatch, tmp_path):
 
 @pytest.fixture(autouse=True)
 def kit_state_as_new():
-    """What a script run in this process (runpy) leaves behind goes after each test:
-    the output folders it holds and what it tells an interrupted run."""
+    """Each test starts with the kit as a new process has it: a script run in this
+    process (runpy, also in a module-scoped fixture) leaves output folders held and
+    changes what an interrupted run is told."""
     from denoise_kit import errors, folders
 
-    hint = errors.INTERRUPTED_HINT
+    def as_new() -> None:
+        for folder in folders.held():
+            folders.release(folder)
+        errors.INTERRUPTED_HINT = errors.START_OVER_HINT
+
+    as_new()
     yield
-    for folder in folders.held():
-        folders.release(folder)
-    errors.INTERRUPTED_HINT = hint
+    as_new()
 
 
 def digits(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -118,7 +118,7 @@ def test_a_bug_keeps_its_traceback():
 def test_ctrl_c_is_one_line_and_exit_code_130():
     result = run_kit("raise KeyboardInterrupt")
     assert result.returncode == 130
-    assert result.stderr == f"\ninterrupted: {errors.INTERRUPTED_HINT}\n"
+    assert result.stderr == f"\ninterrupted: {errors.START_OVER_HINT}\n"
 
 
 def test_sigterm_is_one_line_and_exit_code_130():
@@ -132,7 +132,7 @@ def test_sigterm_is_one_line_and_exit_code_130():
     finally:
         run.kill()
     assert run.returncode == 130
-    assert stderr == f"\ninterrupted: {errors.INTERRUPTED_HINT}\n"
+    assert stderr == f"\ninterrupted: {errors.START_OVER_HINT}\n"
 
 
 def test_only_the_retracing_notice_is_dropped():

@@ -16,15 +16,6 @@ from denoise_kit.errors import ConfigError, TrainingDiverged
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def let_go(tmp_path, monkeypatch):
-    """Each test's folders are released after it, and the Ctrl-C hint put back."""
-    monkeypatch.setattr(errors, "INTERRUPTED_HINT", errors.INTERRUPTED_HINT)
-    yield
-    for folder in (tmp_path, tmp_path / "run"):
-        folders.release(folder)
-
-
 def tiny_model():
     # GaussianNoise draws from a SeedGenerator, like the scripts' FreshNoise.
     model = keras.Sequential([keras.Input((4,)), keras.layers.GaussianNoise(0.1, seed=5),
