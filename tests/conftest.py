@@ -114,14 +114,41 @@ def run_in_process(script: str, *args: str) -> dict:
     import signal
     from unittest import mock
 
+    import keras
+
     path = str(ROOT / script)
     sigterm, excepthook = signal.getsignal(signal.SIGTERM), sys.excepthook
+    policy = keras.config.dtype_policy()  # --precision auto sets mixed precision on bfloat16 CPUs.
     try:
         with mock.patch.object(sys, "argv", [path, *args]):
             return runpy.run_path(path, run_name="__main__")
     finally:  # denoise_kit.quiet set them for a learner's terminal, not for pytest.
         signal.signal(signal.SIGTERM, sigterm)
         sys.excepthook = excepthook
+        keras.config.set_dtype_policy(policy)
+
+
+def refusal_in_process(script: str, *args: str) -> tuple[int, str]:
+    """The exit code and stderr of `python script ARGS` when it refuses its input, from a
+    run in this process: the line denoise_kit.quiet prints for the error, or argparse's
+    own exit. Seconds faster than a new process, which starts TensorFlow first
+    (tests/test_quiet.py holds the terminal's one-line printing itself)."""
+    import contextlib
+
+    from denoise_kit import quiet
+
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            run_in_process(script, *args)
+    except SystemExit as end:
+        return end.code, stderr.getvalue()
+    except Exception as error:
+        line = quiet.one_line(error)
+        if line is None:
+            raise
+        return 2, stderr.getvalue() + line + "\n"
+    raise AssertionError(f"{script} {' '.join(args)} ran to its end instead of refusing")
 
 
 def write_mnist_idx(folder: Path, prefix: str, images: np.ndarray, labels: np.ndarray,
