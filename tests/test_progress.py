@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from stop_after import StopAfter
 
 from denoise_kit import metrics, plots, progress
 
@@ -113,18 +114,6 @@ def test_snapshots_every_epoch_and_a_figure_at_the_end(tmp_path, drawn_rows, cap
     assert drawn_rows["titles"][-1] == [f"{p:.1f} dB" for p in psnr_after]
     assert not list(tmp_path.glob("*.partial*"))
     assert "retracing" not in caplog.text
-
-
-class StopAfter(keras.callbacks.Callback):
-    """Interrupts training after `epochs` epochs, as Ctrl-C or a kill would."""
-
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("lost_last_snapshot", [False, True])

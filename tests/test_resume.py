@@ -9,6 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from stop_after import StopAfter
 
 from denoise_kit import errors, folders, results, resume
 from denoise_kit.errors import ConfigError, TrainingDiverged
@@ -33,18 +34,6 @@ class Killed(Exception):
     """What a kill does to the running fit: it stops, and nothing after runs."""
 
 
-class KillAfter(keras.callbacks.Callback):
-    """Stops the run dead at the end of epoch `epochs` (after the backup saved it)."""
-
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise Killed
-
-
 def killed_run(output_dir, settings, epochs_done, model=None):
     """A run of 4 epochs into `output_dir`, killed after `epochs_done` of them."""
     model = model or tiny_model()
@@ -52,7 +41,7 @@ def killed_run(output_dir, settings, epochs_done, model=None):
     x, y = some_data()
     with pytest.raises(Killed):
         model.fit(x, y, epochs=4, batch_size=4, shuffle=False, verbose=0,
-                  callbacks=[backup, KillAfter(epochs_done)])
+                  callbacks=[backup, StopAfter(epochs_done, Killed)])
     return model
 
 
