@@ -1,6 +1,6 @@
 """Precision and device: what the run computes in, and on what.
 
-    hardware = hardware.configure("auto", batch_size=8, steps_per_execution=16)
+    machine = hardware.configure("auto", batch_size=8, steps_per_execution=16)
 
 sets Keras' dtype policy ("auto": mixed precision where the hardware does it
 natively, float32 elsewhere), spreads training over several devices when
