@@ -281,6 +281,18 @@ def _data_dir(value, config):
     return None
 
 
+def _models_dir(value, config):
+    if Path(value).is_file():
+        return f"{value} is a file, not a folder: give the folder the scripts saved their outputs in"
+    return None
+
+
+def _port(value, config):
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 65535:
+        return f"must be a port number from 0 to 65535 (0: the first free one), got {value}"
+    return None
+
+
 RULES: dict[str, Callable[[Any, dict], str | None]] = {
     "EPOCHS": _at_least(1),
     "BATCH_SIZE": _at_least(1),
@@ -302,6 +314,8 @@ RULES: dict[str, Callable[[Any, dict], str | None]] = {
     "CONSTANT_SIZE": _at_least(5),
     "SPREAD_SAMPLES": _at_least(2),
     "DATA_DIR": _data_dir,
+    "MODELS_DIR": _models_dir,
+    "PORT": _port,
     "TUNING_IMAGES": _at_least(1),  # compare_decoders.py: each classical filter needs images to tune on,
     "SHOWN": _at_least(1),  # a picture at least one image wide,
     "INFERENCE_BATCH": _at_least(1),  # and batches to predict in.

@@ -35,25 +35,51 @@ MAX_PIXELS = 4_000_000  # Beyond this the activations of one image need several 
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 
 
-def read_grey(path: str | os.PathLike[str]) -> np.ndarray:
+def read_grey(path: str | os.PathLike[str], max_pixels: int | None = None) -> np.ndarray:
     """An image file as a float32 (H, W) array in [0, 1]; DataError if unreadable."""
+    return read_grey_with_notes(path, max_pixels)[0]
+
+
+def read_grey_with_notes(path: str | os.PathLike[str],
+                         max_pixels: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """As `read_grey`, with what was done to make it one grey layer ("colour turned
+    grey by its luminance", "transparent parts laid on white"), for a page to show.
+    Pictures of more than `max_pixels` (default MAX_PIXELS) are refused unread."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     try:
         with Image.open(path) as image:
+            # The size is in the header: refuse a huge picture before decoding its pixels.
+            _check_size(path, image.size, MAX_PIXELS if max_pixels is None else max_pixels)
             image.load()  # Pillow reads lazily: a truncated file fails here, not later.
             image = ImageOps.exif_transpose(image)  # Phone photos: upright, as viewers show them.
+            notes = _conversion_notes(image)
             grey = _to_grey(image)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
         raise DataError(f"cannot read {path} as an image ({type(e).__name__}: {e}): "
                         "give a PNG or JPEG file") from None
-    if grey.size > MAX_PIXELS:
-        raise DataError(f"{path} is {grey.shape[1]}x{grey.shape[0]} pixels: scale it down to at most "
-                        f"{MAX_PIXELS // 1_000_000} megapixels (the models learned from 28x28 digits)")
-    return grey
+    return grey, notes
+
+
+def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        limit = (f"{max_pixels / 1_000_000:g} megapixel{'s' if max_pixels != 1_000_000 else ''}"
+                 if max_pixels >= 1_000_000 else f"{max_pixels:,} pixels")
+        raise DataError(f"{path} is {width}x{height} pixels: scale it down to at most {limit} "
+                        "(the models learned from 28x28 digits)")
+
+
+def _conversion_notes(image) -> list[str]:
+    notes = []
+    if image.mode in ("RGB", "RGBA", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA", "RGBa"):
+        notes.append("colour turned grey by its luminance")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        notes.append("transparent parts laid on white")
+    return notes
 
 
 def _to_grey(image) -> np.ndarray:
@@ -67,6 +93,37 @@ def _to_grey(image) -> np.ndarray:
         rgba = image.convert("RGBA")
         image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
     return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+
+
+DIGIT_SIZE = 28  # MNIST's images...
+DIGIT_BOX = 20  # ...hold each digit scaled into a 20x20 box, centred by its centre of mass.
+INK_THRESHOLD = 0.1  # Canvas pixels brighter than this are ink.
+
+
+def drawing_as_digit(canvas: np.ndarray) -> np.ndarray:
+    """A drawing of light strokes on dark, any size, as a 28x28 image made the
+    way MNIST's were: cropped to the ink, scaled so its longer side is 20
+    pixels, and centred by its centre of mass. DataError on an empty canvas."""
+    from PIL import Image
+
+    canvas = np.asarray(canvas, dtype=np.float32)
+    rows, cols = np.nonzero(canvas > INK_THRESHOLD)
+    if rows.size == 0:
+        raise DataError("the canvas is empty: draw a digit (light strokes on the dark square)")
+    ink = canvas[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    scale = DIGIT_BOX / max(ink.shape)
+    height, width = (max(1, round(side * scale)) for side in ink.shape)
+    small = np.asarray(Image.fromarray(ink).resize((width, height), Image.Resampling.BOX))
+    digit = np.zeros((DIGIT_SIZE, DIGIT_SIZE), dtype=np.float32)
+    top, left = (DIGIT_SIZE - height) // 2, (DIGIT_SIZE - width) // 2
+    digit[top : top + height, left : left + width] = small
+    mass = digit.sum()
+    centre = np.array([np.arange(DIGIT_SIZE) @ digit.sum(axis=1), np.arange(DIGIT_SIZE) @ digit.sum(axis=0)])
+    shift = np.round((DIGIT_SIZE - 1) / 2 - centre / mass).astype(int)
+    # Move the centre of mass to the middle, as far as the box allows without cutting ink off.
+    shift[0] = np.clip(shift[0], -top, DIGIT_SIZE - top - height)
+    shift[1] = np.clip(shift[1], -left, DIGIT_SIZE - left - width)
+    return np.clip(np.roll(digit, tuple(shift), axis=(0, 1)), 0.0, 1.0)
 
 
 def add_noise(image: np.ndarray, noise_factor: float, seed: int) -> np.ndarray:
@@ -107,14 +164,19 @@ def accepted_size(model: keras.Model, size: int, step: int = 4) -> int:
     raise ConfigError(f"the model gives no image size near {size} back unchanged: train it again")
 
 
-def denoise_image(model: keras.Model, image: np.ndarray) -> np.ndarray:
+def denoise_image(model: keras.Model, image: np.ndarray, traced: bool = False) -> np.ndarray:
     """Denoise one (H, W) image in [0, 1] at its own size: padded at the bottom
-    and right (mirroring the edge) to a size the model takes, cropped back after."""
+    and right (mirroring the edge) to a size the model takes, cropped back after.
+
+    Eagerly by default: nothing to trace for a one-off picture. With `traced`,
+    through Keras' compiled predict step: the first image of each size is
+    traced (slower), the next ones run several times faster (a page that
+    denoises on every slider move)."""
     height, width = image.shape
     padded_height, padded_width = accepted_size(model, height), accepted_size(model, width)
     padding = ((0, padded_height - height), (0, padded_width - width))
-    padded = np.pad(image, padding, mode="reflect" if min(height, width) > 1 else "edge")
-    output = model(padded[None, :, :, None], training=False)  # Eager: nothing to trace.
+    padded = np.pad(image, padding, mode="reflect" if min(height, width) > 1 else "edge")[None, :, :, None]
+    output = model.predict_on_batch(padded) if traced else model(padded, training=False)
     output = keras.ops.convert_to_numpy(keras.ops.cast(output, "float32"))
     return output[0, :height, :width, 0]
 

@@ -61,3 +61,26 @@ def test_the_script_runs_as_a_notebook(script, tmp_path):
     if (out / "metrics.json").exists():
         settings = json.loads((out / "metrics.json").read_text())["settings"]
         assert settings["EPOCHS"] == 1 and settings["LIMIT"] == 128 and Path(settings["OUTPUT_DIR"]) == out
+
+
+def test_the_playground_shows_inline_in_a_notebook(tmp_path):
+    """playground.py as a notebook: the page shows under its last cell (an
+    iframe of the local address), and that address answers while the kernel runs."""
+    from nbformat.v4 import new_code_cell
+
+    notebook = notebook_of("playground.py", f"PORT = 0\nMODELS_DIR = {str(tmp_path)!r}\n")
+    notebook.cells.append(new_code_cell(
+        "import urllib.request\n"
+        "print('status', urllib.request.urlopen(app.local_url, timeout=30).status, app.local_url)\n"
+        "app.close()"))
+    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(ROOT)}})
+    client.execute()
+
+    launch_cell, check_cell = notebook.cells[-2], notebook.cells[-1]
+    assert "app.launch(" in launch_cell.source
+    html = "".join(output.get("data", {}).get("text/html", "") for output in launch_cell.outputs)
+    printed = "".join(output.get("text", "") for output in check_cell.outputs)
+    assert printed.startswith("status 200 http://127.0.0.1:")
+    address = printed.split()[-1]
+    assert "<iframe" in html and address.rstrip("/") in html

@@ -1,0 +1,211 @@
+"""playground.py in a real browser: headless Chromium driven by Selenium, as a
+learner uses the page. It starts `python playground.py` on a free port, draws
+a stroke, moves the noise slider, reads both denoisers' outputs, moves the
+Upsampling tab's kernel and stride, uploads a file that is not a picture, and
+opens a second tab. Screenshots go to $PLAYGROUND_SCREENSHOTS (else the
+test's temporary folder); $PLAYGROUND_MODELS_DIR serves the models in that
+folder instead of the ones trained here in seconds."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import learner_env, script_command
+from playground_models import free_port, train_playground_models
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM and not CHROMEDRIVER,
+    reason="no chromium or chromedriver: apt-get install chromium chromium-driver (.ci/run does)")
+WAIT_S = 60
+DB = re.compile(r"(-?[\d.]+) dB")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    given = os.environ.get("PLAYGROUND_MODELS_DIR")
+    if given:
+        return Path(given)
+    return train_playground_models(tmp_path_factory.mktemp("outputs"), tmp_path_factory.mktemp("strokes"))
+
+
+@pytest.fixture(scope="module")
+def page_url(models):
+    """`python playground.py --port N --models-dir MODELS`, until the module ends."""
+    port = free_port()
+    command = script_command("playground.py", "--port", str(port), "--models-dir", str(models))
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              env=learner_env())
+    try:
+        printed = []
+        for line in server.stdout:  # The address it prints is the one to open.
+            printed.append(line)
+            found = re.search(r"Running on local URL:\s+(http://\S+)", line)
+            if found:
+                break
+        assert found, "".join(printed)
+        assert found.group(1).rstrip("/") == f"http://127.0.0.1:{port}"
+        yield found.group(1)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert CHROMIUM and CHROMEDRIVER, "install both chromium and chromium-driver, at the same version"
+    options = webdriver.ChromeOptions()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1500"):
+        options.add_argument(argument)
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("PLAYGROUND_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def wait_for(driver, condition, what: str):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, WAIT_S, poll_frequency=0.2).until(lambda d: condition(), message=what)
+
+
+def text_of(driver, element_id: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.ID, element_id).text
+
+
+def picture(driver, key: str) -> tuple[str, tuple[int, int] | None]:
+    """The label of picture out-<key> and its image's size in pixels (None before there is one)."""
+    from selenium.webdriver.common.by import By
+
+    block = driver.find_element(By.ID, f"out-{key}")
+    label = block.find_element(By.CSS_SELECTOR, "label").text
+    images = block.find_elements(By.CSS_SELECTOR, "img")
+    loaded = [(int(i.get_attribute("naturalWidth")), int(i.get_attribute("naturalHeight"))) for i in images
+              if i.get_attribute("complete") == "true" and int(i.get_attribute("naturalWidth") or 0)]
+    return label, (loaded[0] if loaded else None)
+
+
+def psnr_in(label: str) -> float | None:
+    found = DB.search(label)
+    return float(found.group(1)) if found else None
+
+
+def draw_a_seven(driver) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    canvas = driver.find_elements(By.CSS_SELECTOR, "#sketch canvas")[-1]
+    (ActionChains(driver).move_to_element_with_offset(canvas, -40, -60).click_and_hold()
+     .move_by_offset(80, 0).move_by_offset(-50, 120).release().perform())
+
+
+def set_slider(driver, element_id: str, value: float) -> None:
+    """Type a value into a Gradio slider's number box, as a learner may."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = driver.find_element(By.CSS_SELECTOR, f"#{element_id} input[type=number]")
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(f"{value:g}", Keys.TAB)
+
+
+def move_slider(driver, element_id: str, steps: int) -> None:
+    """Move a Gradio slider's handle with the arrow keys, one step each."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    handle = driver.find_element(By.CSS_SELECTOR, f"#{element_id} input[type=range]")
+    handle.send_keys(*([Keys.ARROW_RIGHT] * steps))
+
+
+def outputs_shown(driver, noisy_label_before: str | None = None):
+    """Both denoisers' pictures, once every one is there (and the noisy one has changed)."""
+    shown = {key: picture(driver, key) for key in ("clean", "noisy", "transpose", "upsampling")}
+    ready = all(size is not None for _, size in shown.values())
+    changed = noisy_label_before is None or shown["noisy"][0] != noisy_label_before
+    return shown if ready and changed and psnr_in(shown["noisy"][0]) is not None else None
+
+
+def test_draw_slide_explore_and_upload_in_a_real_browser(page_url, browser, screenshots, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.get(page_url)
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#sketch canvas"), "the Sketchpad")
+
+    # A stroke on the canvas: every picture comes back, 28x28, and each denoiser beats the noisy input.
+    draw_a_seven(driver)
+    shown = wait_for(driver, lambda: outputs_shown(driver), "the denoisers' outputs after drawing")
+    noisy_db = psnr_in(shown["noisy"][0])
+    for key in ("clean", "noisy", "transpose", "upsampling"):
+        assert shown[key][1] == (28, 28), key
+    for key in ("transpose", "upsampling"):
+        assert psnr_in(shown[key][0]) > noisy_db, shown[key][0]
+    assert text_of(driver, "message").startswith("Denoising your drawing")
+
+    # More noise: the pictures update with no button, the noisy one further from the clean one.
+    move_slider(driver, "noise", 4)  # 0.5 -> 0.7
+    shown = wait_for(driver, lambda: outputs_shown(driver, shown["noisy"][0]), "the outputs after the slider")
+    assert psnr_in(shown["noisy"][0]) < noisy_db
+    for key in ("transpose", "upsampling"):
+        assert psnr_in(shown[key][0]) > psnr_in(shown["noisy"][0]), shown[key][0]
+    driver.save_screenshot(str(screenshots / "playground_denoise.png"))
+
+    # The Upsampling tab: kernel 3 and stride 2 make the checkerboard, kernel 4 undoes it.
+    driver.find_element(By.XPATH, "//button[@role='tab' and contains(., 'Upsampling')]").click()
+    ratio = re.compile(r"interior max/min = (\S+?)\b")
+    summary = lambda: text_of(driver, "overlap-summary")  # noqa: E731
+    wait_for(driver, lambda: ratio.search(summary()), "the overlap explorer")
+    set_slider(driver, "kernel-size", 4)
+    wait_for(driver, lambda: "interior max/min = 1 " in summary(), "kernel 4's even coverage")
+    set_slider(driver, "kernel-size", 3)
+    set_slider(driver, "stride", 2)
+    wait_for(driver, lambda: "interior max/min = 4 " in summary(), "kernel 3, stride 2's checkerboard")
+    assert "Output 12x12" in summary() and "n*s = 6*2 = 12" in summary()
+    driver.save_screenshot(str(screenshots / "playground_upsampling.png"))
+
+    # A file that is not a picture: a message, the pictures on show stay, and the page still answers.
+    driver.find_element(By.XPATH, "//button[@role='tab' and contains(., 'Denoise')]").click()
+    not_a_picture = tmp_path / "notes.txt"
+    not_a_picture.write_text("shopping list")
+    before = outputs_shown(driver)
+    driver.find_element(By.CSS_SELECTOR, "#upload input[type=file]").send_keys(str(not_a_picture))
+    wait_for(driver, lambda: "cannot read notes.txt as an image" in text_of(driver, "message"),
+             "the message for a file that is not a picture")
+    assert "give a PNG or JPEG file" in text_of(driver, "message")
+    assert "Traceback" not in driver.page_source
+    driver.save_screenshot(str(screenshots / "playground_bad_upload.png"))
+    move_slider(driver, "noise", 2)  # 0.7 -> 0.8
+    after = wait_for(driver, lambda: outputs_shown(driver, before["noisy"][0]),
+                     "an answer after the bad upload")
+    assert psnr_in(after["noisy"][0]) < psnr_in(before["noisy"][0])
+
+    # A second tab: its own drawing and noise, while the first keeps its pictures.
+    first = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.get(page_url)
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#sketch canvas"), "the second tab")
+    draw_a_seven(driver)
+    second = wait_for(driver, lambda: outputs_shown(driver), "the second tab's outputs")
+    assert psnr_in(second["noisy"][0]) == noisy_db  # Noise 0.5, seed 0: the first tab's first picture.
+    driver.close()
+    driver.switch_to.window(first)
+    assert picture(driver, "noisy") == after["noisy"]
