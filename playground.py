@@ -6,7 +6,7 @@ denoisers clean it, each with its PSNR. In its Upsampling tab you move a
 Conv2DTranspose's kernel size and stride (or switch to UpSampling2D + Conv2D)
 and see how many kernel stamps land on each output pixel: the checkerboard of
 Distill's "Deconvolution and Checkerboard Artifacts" appears and goes.
-Accelerator: none (the models are small: a 2-core CPU denoises in about 15 ms an update)
+Accelerator: none (the models are small: a 2-core CPU runs both in about 15 ms an update)
 
 Run it:
     python denoise_transpose_mnist.py        # first, once: the models the page uses

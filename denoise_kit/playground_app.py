@@ -496,6 +496,7 @@ def serve(app: gr.Blocks, host: str, port: int) -> None:
     a port in use or a host that isn't this machine's is a ConfigError, one line."""
     try:
         app.launch(server_name=host, server_port=port or None, **LAUNCH_OPTIONS)
-    except OSError as error:  # Gradio says "Cannot find empty port in range: 7860-7860".
-        raise ConfigError(f"can't serve the page on {host}:{port or 'any port from 7860'} ({error}): "
-                          "choose another port (--port, 0: the first free one) or host (--host)") from None
+    except OSError:  # Gradio says "Cannot find empty port in range: 7860-7860", and how to set it.
+        raise ConfigError(f"can't serve the page on {host}:{port or 'any port from 7860'} (the port is in "
+                          "use, or the host is not an address of this machine): choose another port "
+                          "(--port; 0: the first free one) or host (--host)") from None
