@@ -275,16 +275,13 @@ def _noise_factors(value, config):
     return None
 
 
-def _data_dir(value, config):
-    if value is not None and Path(value).is_file():
-        return f"{value} is a file, not a folder: give the folder that holds the dataset"
-    return None
-
-
-def _models_dir(value, config):
-    if Path(value).is_file():
-        return f"{value} is a file, not a folder: give the folder the scripts saved their outputs in"
-    return None
+def _folder(what: str) -> Callable[[Any, dict], str | None]:
+    """A folder to read from (None: the default one): a file there gets one line."""
+    def rule(value, config):
+        if value is not None and Path(value).is_file():
+            return f"{value} is a file, not a folder: give the folder {what}"
+        return None
+    return rule
 
 
 def _port(value, config):
@@ -313,8 +310,8 @@ RULES: dict[str, Callable[[Any, dict], str | None]] = {
     "LATENT_DIM": _at_least(1),
     "CONSTANT_SIZE": _at_least(5),
     "SPREAD_SAMPLES": _at_least(2),
-    "DATA_DIR": _data_dir,
-    "MODELS_DIR": _models_dir,
+    "DATA_DIR": _folder("that holds the dataset"),
+    "MODELS_DIR": _folder("the scripts saved their outputs in"),
     "PORT": _port,
     "TUNING_IMAGES": _at_least(1),  # compare_decoders.py: each classical filter needs images to tune on,
     "SHOWN": _at_least(1),  # a picture at least one image wide,

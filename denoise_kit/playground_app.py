@@ -324,14 +324,15 @@ def _denoise_tab(playground: Playground, noise_factor: float, seed: int) -> None
     settings = [invert, noise, seed_box]
     # Only the latest stroke or value; straight to the handler, not through the queue (half the wait).
     quick = {"trigger_mode": "always_last", "show_progress": "hidden", "queue": False}
-    def drawn(sketch_: Any, *args) -> list[Any]:
+
+    def drawn(sketch_: Any, invert_: bool, noise_: float, seed_: float | None) -> list[Any]:
         if not isinstance(sketch_, dict) or sketch_.get("composite") is None:
             return [gr.skip()] * len(shown)  # The pen just touched the canvas: the stroke follows.
         try:
-            from_drawing(sketch_)
+            clean = from_drawing(sketch_)
         except UserError as error:  # Cleared: forget the drawing and its pictures.
             return [None, _message(error), *[None] * (len(shown) - 4), "", _models_note(playground)]
-        return new_picture(from_drawing, sketch_, *args)
+        return show(clean, invert_, noise_, seed_, new=True)
 
     # The Sketchpad's input event: each stroke, and "clear" (its change event waits for "save").
     sketch.input(drawn, [sketch, *settings], shown, api_name="draw", **quick)
