@@ -6,22 +6,28 @@ denoisers clean it, each with its PSNR. In its Upsampling tab you move a
 Conv2DTranspose's kernel size and stride (or switch to UpSampling2D + Conv2D)
 and see how many kernel stamps land on each output pixel: the checkerboard of
 Distill's "Deconvolution and Checkerboard Artifacts" appears and goes.
-Accelerator: none (the models are small: a 2-core CPU runs both in about 15 ms an update)
+Accelerator: none (on a 2-core CPU both models take about 15 ms an update;
+a slider move shows its pictures in about 0.2 s)
+
+The two denoisers learned different data: the Conv2DTranspose one MNIST
+digits, the UpSampling2D one notMNIST letters. Their scores on one picture
+are no contest between decoders (compare_decoders.py is); try a letter from
+the notMNIST test set and the order turns round.
 
 Run it:
-    python denoise_transpose_mnist.py        # first, once: the models the page uses
-    python denoise_upsampling_notmnist.py
+    python denoise_transpose_mnist.py        # first, once each: trains and saves the models the page
+    python denoise_upsampling_notmnist.py    # uses (2-4 minutes each on a CPU); the Upsampling tab needs none
     python playground.py                     # then open the address it prints
 
-In a notebook the page shows under the cell. It serves this machine only
-(127.0.0.1) unless HOST says otherwise.
+In a notebook the page shows under the last cell. It serves this machine
+only (127.0.0.1) unless HOST says otherwise.
 """
 
 # %% [markdown]
 # ## Setup
 
 # %%
-import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up lines; fixable errors print one line)
+import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up lines; errors you can fix print one line)
 
 from denoise_kit import cli, playground_app
 
@@ -34,14 +40,14 @@ from denoise_kit import cli, playground_app
 # %%
 HOST = "127.0.0.1"  # Who may open the page: this machine only; "0.0.0.0" lets your network in too.
 PORT = 7860  # The page's port; 0: the first free one from 7860.
-MODELS_DIR = "outputs"  # The folder holding the denoisers' output folders, each with its model.keras.
-DATA_DIR: str | None = None  # Datasets for "Random test image"; None: $DENOISE_DATA_DIR, else data/.
-NOISE_FACTOR = 0.5  # Where the noise slider starts (the scripts train at 0.5).
-SEED = 0  # Where the noise seed starts.
+MODELS_DIR = "outputs"  # Holds denoise_transpose_mnist/ and denoise_upsampling_notmnist/, each a model.keras.
+DATA_DIR: str | None = None  # Test images; None: $DENOISE_DATA_DIR, data/, Keras' cache; never downloads.
+NOISE_FACTOR = 0.5  # Slider start: clip(x + NOISE_FACTOR * N(0,1), 0, 1); scripts train at 0.5, keras.io 0.4.
+SEED = 0  # The noise pattern: the slider only scales it; a new seed draws new noise.
 
 # %%
-# Flags replace the constants for one run, each value is checked (a bad one: one line, exit 2).
-# In a notebook, nothing changes.
+# Flags rewrite the constants above in place for one run, each value checked (a bad one: one
+# line, exit 2); CONFIG holds the values as they run. In a notebook, edit the constants instead.
 CONFIG = cli.override_from_flags(globals())
 
 # %% [markdown]
@@ -49,9 +55,14 @@ CONFIG = cli.override_from_flags(globals())
 #
 # Two tabs. **Denoise** reads the `model.keras` that each denoiser saved under
 # MODELS_DIR (a missing one is named in the page, with the command that
-# trains it) and runs your picture through both at its own size, as
-# `--denoise` does. **Upsampling** runs an all-ones image through the Keras
-# layer you choose, with an all-ones kernel, and counts the stamps.
+# trains it) and runs your picture through both at its own size, as the
+# training scripts' `--denoise` flag does: the saved models take inputs of
+# shape (None, None, 1), any size their pooling divides (a picture is padded
+# to it). **Upsampling** runs an all-ones image through the Keras layer you
+# choose, with an all-ones kernel. A "stamp" is the kernel copied onto the
+# output once per input pixel, scaled by that pixel; where stamps overlap they
+# add up. It opens at the keras.io example's own decoder layer,
+# `Conv2DTranspose(..., (3, 3), strides=2, padding="same")`: a checkerboard.
 
 # %%
 app = playground_app.build(MODELS_DIR, DATA_DIR, NOISE_FACTOR, SEED)
@@ -63,4 +74,6 @@ app = playground_app.build(MODELS_DIR, DATA_DIR, NOISE_FACTOR, SEED)
 # page shows inline and the cell returns at once.
 
 # %%
-playground_app.serve(app, HOST, PORT)  # app.launch(server_name=HOST, server_port=PORT)
+# app.launch(server_name=HOST, server_port=PORT, **playground_app.LAUNCH_OPTIONS), with a one-line
+# error when the port is taken.
+playground_app.serve(app, HOST, PORT)
