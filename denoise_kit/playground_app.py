@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -495,6 +496,8 @@ def stamp_map(result: overlap.Overlap) -> str:
 def serve(app: gr.Blocks, host: str, port: int) -> None:
     """Start the page on host:port (0: the first free port from 7860) and print its address;
     a port in use or a host that isn't this machine's is a ConfigError, one line."""
+    if hasattr(sys.stdout, "reconfigure"):  # The address shows at once, even through a pipe or a log file.
+        sys.stdout.reconfigure(line_buffering=True)
     try:
         app.launch(server_name=host, server_port=port or None, **LAUNCH_OPTIONS)
     except OSError:  # Gradio says "Cannot find empty port in range: 7860-7860", and how to set it.
