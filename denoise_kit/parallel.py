@@ -54,12 +54,51 @@ def spread_over_devices(batch_size: int) -> Any:
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        strategy = tf.distribute.MirroredStrategy(devices)
+        strategy = _mirrored_strategy_for_any_batch()(devices)
         tf.distribute.experimental_set_strategy(strategy)
         return strategy
     distribution = _ShardEvenBatches(devices=devices)
     keras.distribution.set_distribution(distribution)
     return distribution
+
+
+def _mirrored_strategy_for_any_batch() -> type:
+    """MirroredStrategy whose predictions never give a device an empty batch.
+
+    MirroredStrategy splits each batch over the devices, so a batch with fewer
+    images than devices (one picture, or a last short batch) leaves some with
+    none. TensorFlow's oneDNN convolutions, on by default on CPUs with
+    AVX512-VNNI, AVX512-BF16 or AMX, fail on an empty batch ("input depth must
+    be evenly divisible by filter depth"). So in Keras' predict step a device
+    with no image gets one black image, and its output is dropped again.
+    """
+    import tensorflow as tf
+
+    class MirroredStrategy(tf.distribute.MirroredStrategy):
+        def run(self, fn, args=(), kwargs=None, options=None):
+            if "make_predict_function" in getattr(fn, "__qualname__", ""):  # Keras' predict step only.
+                fn = _never_empty(fn)
+            return super().run(fn, args=args, kwargs=kwargs, options=options)
+
+    return MirroredStrategy
+
+
+def _never_empty(predict_step):
+    """`predict_step(images)` that runs on one black image when `images` is empty
+    and returns its output cut back to no rows."""
+    import tensorflow as tf
+
+    def step(images):
+        rows = tf.shape(tf.nest.flatten(images)[0])[0]
+        missing = tf.maximum(1 - rows, 0)  # 1 for an empty batch, else 0.
+
+        def pad(x):
+            return tf.concat([x, tf.zeros(tf.concat([[missing], tf.shape(x)[1:]], 0), x.dtype)], 0)
+
+        outputs = predict_step(tf.nest.map_structure(pad, images))
+        return tf.nest.map_structure(lambda y: y[:rows], outputs)
+
+    return step
 
 
 class _ShardEvenBatches(keras.distribution.DataParallel):

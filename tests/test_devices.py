@@ -8,7 +8,7 @@ import json
 import keras
 import numpy as np
 import pytest
-from conftest import ROOT, real_data_dir, run_program, sparse_digits
+from conftest import ROOT, png_bytes, real_data_dir, run_program, sparse_digits
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() == "torch",
                                 reason="Keras' fit has no data parallelism on PyTorch")
@@ -63,6 +63,64 @@ def test_each_device_draws_its_own_noise(tmp_path):
     # noise: 8 different images out of 16.
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"devices": 2, "different": 16}
 
+
+# Predicts with a small convolutional model, built after spread_over_devices, on
+# fewer images than devices (1), on an odd count (3) and with a last batch of one
+# (257 at batch 256), then the same after saving and loading it, and compares each
+# with the model called on one device. tests/two_cpu_devices.py turns TensorFlow's
+# oneDNN kernels on, which fail on an empty share (as on a Xeon with AMX).
+PREDICT_PROBE = '''
+import json
+import sys
+sys.path.insert(0, PROJECT_ROOT)
+import keras
+import numpy as np
+from denoise_kit import parallel
+
+parallel.spread_over_devices(batch_size=8)
+inputs = keras.Input((None, None, 1))
+x = keras.layers.Conv2D(8, 3, activation="relu", padding="same")(inputs)
+x = keras.layers.MaxPooling2D(2, padding="same")(x)
+x = keras.layers.Conv2D(16, 3, activation="relu", padding="same")(x)
+x = keras.layers.Conv2DTranspose(8, 3, strides=2, activation="relu", padding="same")(x)
+model = keras.Model(inputs, keras.layers.Conv2D(1, 1, activation="sigmoid")(x))
+model.save(OUTPUT)
+loaded = keras.saving.load_model(OUTPUT)
+errors = {}
+for name, m in (("built", model), ("loaded", loaded)):
+    for count in (1, 3, 257):
+        images = np.random.default_rng(count).random((count, 28, 84, 1), dtype="float32")
+        predicted = m.predict(images, batch_size=256, verbose=0)
+        assert predicted.shape == images.shape, (name, count, predicted.shape)
+        errors[f"{name} {count}"] = float(np.abs(predicted - keras.ops.convert_to_numpy(m(images))).max())
+print(json.dumps({"devices": len(parallel.parallel_devices()), "errors": errors}))
+'''
+
+
+def test_fewer_images_than_devices_predict(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(PREDICT_PROBE.replace("PROJECT_ROOT", repr(str(ROOT)))
+                     .replace("OUTPUT", repr(str(tmp_path / "model.keras"))))
+    result = run_program(str(probe), two_devices=True)
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["devices"] == 2
+    assert sorted(report["errors"]) == sorted(f"{m} {n}" for m in ("built", "loaded") for n in (1, 3, 257))
+    assert max(report["errors"].values()) < 1e-5, report["errors"]
+
+
+def test_denoise_one_picture_after_training_on_two_devices(tmp_path):
+    """--denoise of a single picture, with a model trained on two devices."""
+    data = sparse_digits(tmp_path / "data", 200, seed=7)
+    out = tmp_path / "out"
+    common = ("--data-dir", str(data), "--output-dir", str(out))
+    run_program("denoise_transpose_mnist.py", *common, "--limit", "100", "--epochs", "1",
+                "--images-per-epoch", "64", two_devices=True)
+    picture = tmp_path / "digit.png"
+    picture.write_bytes(png_bytes(np.where(np.arange(28 * 28).reshape(28, 28) % 29 < 4, 255, 0)
+                                  .astype(np.uint8)))
+    result = run_program("denoise_transpose_mnist.py", *common, "--denoise", str(picture), two_devices=True)
+    assert "Traceback" not in result.stderr
+    assert (out / "digit.denoised.png").is_file() and "1 of 1 image(s) denoised" in result.stdout
 
 def test_denoiser_trains_on_two_devices_with_uneven_sets(tmp_path):
     """121 test and 25 validation images: batches that don't split in two.
