@@ -66,6 +66,7 @@ STEPS_PER_EXECUTION = 16  # Training steps per call into the compiled graph: les
 LIMIT: int | None = None  # Train on at most this many images (a quick look); None: all of them.
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/.
 OUTPUT_DIR = "outputs/compare_decoders"  # Where the results, the pictures and progress.json go.
+TENSORBOARD = False  # Also log every training to OUTPUT_DIR/tensorboard (`tensorboard --logdir outputs`).
 
 # %%
 # Flags replace the constants for one run, each value is checked (a bad one: one line, exit 2).
@@ -244,9 +245,12 @@ for noise_factor, name, seed in run.trainings_to_do():  # Only those progress.js
         steps_per_execution=machine.steps_per_execution,
     )
     timer = timing.WarmTimer()
+    callbacks = [timer]
+    if TENSORBOARD:  # One TensorBoard run per training: loss, PSNR and the learning rate per epoch.
+        callbacks.append(keras.callbacks.TensorBoard(run.tensorboard_dir(noise_factor, name, seed)))
     model.fit(batches.image_batches(data.x_train, batch_size=BATCH_SIZE, seed=seed),  # (clean, clean) pairs
               steps_per_epoch=steps_per_epoch, epochs=EPOCHS, shuffle=False,  # The stream is shuffled.
-              verbose=0, callbacks=[timer])
+              verbose=0, callbacks=callbacks)
     x_denoised, inference_ms = timing.predict_timed(denoiser, x_test_noisy[noise_factor], INFERENCE_BATCH)
     run.save_training(noise_factor, name, seed, denoiser, x_denoised, timer.seconds, inference_ms)
 

@@ -90,6 +90,7 @@ OUTPUT_DIR = "outputs/denoise_upsampling_notmnist"  # Where the pictures, metric
 DENOISE: tuple[str, ...] = ()  # Your own PNG/JPEG files: train nothing, denoise them with model.keras.
 ADD_NOISE = False  # With DENOISE: add NOISE_FACTOR noise to them first, to see the denoiser at work.
 INVERT = False  # With DENOISE: for dark strokes on a light background.
+TENSORBOARD = False  # Also log to OUTPUT_DIR/tensorboard; see it with `tensorboard --logdir outputs`.
 
 # %%
 # Flags rewrite the UPPERCASE constants above for one run, in place (in a notebook no flags are
@@ -247,10 +248,14 @@ backup = resume.KillProofBackupAndRestore(OUTPUT_DIR, settings)
 callbacks = [
     backup,  # First: the backup is on disk before the log says the epoch is done.
     # progress.png; it also adds each epoch's seconds to the logs, so it goes before the CSVLogger.
-    progress.ProgressSnapshots(data.x_val, x_val_noisy, OUTPUT_DIR, title=title),
+    progress.ProgressSnapshots(data.x_val, x_val_noisy, OUTPUT_DIR, title=title,
+                               tensorboard_dir=backup.tensorboard_dir if TENSORBOARD else None),
     keras.callbacks.CSVLogger(f"{OUTPUT_DIR}/training_log.csv", append=backup.resuming),
     keras.callbacks.TerminateOnNaN(),
 ]
+if TENSORBOARD:  # Per epoch: loss, PSNR, their validation values, the learning rate; pictures above.
+    # One folder per run, and a resumed run goes on in its folder.
+    callbacks.append(keras.callbacks.TensorBoard(backup.tensorboard_dir))
 # A resumed run picks the stream up where it stopped: the same batches as an unbroken run.
 clean_batches = batches.image_batches(data.x_train, batch_size=BATCH_SIZE, seed=SEED,
                                       first_step=backup.finished_epochs * steps_per_epoch)

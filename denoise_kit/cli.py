@@ -290,6 +290,18 @@ def _port(value, config):
     return None
 
 
+def _tensorboard(value, config):
+    """keras.callbacks.TensorBoard writes through TensorFlow's tf.summary, whatever the backend."""
+    import importlib.util
+
+    if value and not all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard")):
+        import keras
+
+        return (f"writes TensorFlow's summaries, and TensorFlow or TensorBoard is missing beside the "
+                f"{keras.backend.backend()} backend: pip install tensorflow tensorboard")
+    return None
+
+
 RULES: dict[str, Callable[[Any, dict], str | None]] = {
     "EPOCHS": _at_least(1),
     "BATCH_SIZE": _at_least(1),
@@ -313,6 +325,7 @@ RULES: dict[str, Callable[[Any, dict], str | None]] = {
     "DATA_DIR": _folder("that holds the dataset"),
     "MODELS_DIR": _folder("the scripts saved their outputs in"),
     "PORT": _port,
+    "TENSORBOARD": _tensorboard,
     "TUNING_IMAGES": _at_least(1),  # compare_decoders.py: each classical filter needs images to tune on,
     "SHOWN": _at_least(1),  # a picture at least one image wide,
     "INFERENCE_BATCH": _at_least(1),  # and batches to predict in.

@@ -25,6 +25,7 @@ several noise levels, psnr_vs_noise.png.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from denoise_kit.hardware import Hardware
 
 PROGRESS_FILE = "progress.json"
 # Constants a resumed run may change: they only say where results go, or add entries to them.
-ADDS_ENTRIES = ("OUTPUT_DIR", "NOISE_FACTOR", "NOISE_FACTORS", "SEEDS")
+ADDS_ENTRIES = ("OUTPUT_DIR", "NOISE_FACTOR", "NOISE_FACTORS", "SEEDS", "TENSORBOARD")
 NEURAL_SCORES = ("psnr", "ssim", "train_seconds", "images_per_second", "inference_ms", "checkerboard")
 
 
@@ -150,6 +151,16 @@ class Comparison:
         for job in left:
             self._started = time.perf_counter()
             yield job
+
+    def tensorboard_dir(self, noise_factor: float, name: str, seed: int) -> str:
+        """OUTPUT_DIR/tensorboard/noise-0.5/<decoder>-seed-42: one TensorBoard run per training,
+        emptied first (a training stopped halfway starts over, and so do its logs)."""
+        decoder = re.sub(r"[^A-Za-z0-9.]+", "-", name)
+        folder = self.output_dir / "tensorboard" / f"noise-{noise_factor:g}" / f"{decoder}-seed-{seed}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for events in folder.rglob("events.out.tfevents.*"):  # Only TensorBoard's own files.
+            events.unlink()
+        return str(folder)
 
     def save_training(self, noise_factor: float, name: str, seed: int, denoiser: keras.Model,
                       x_denoised: np.ndarray, train_seconds: float, inference_ms: float) -> None:

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from denoise_kit import phases
 from denoise_kit.download import DownloadError, download, ensure_writable_folder
 from denoise_kit.errors import ConfigError, DataError
 from denoise_kit.idx import read_idx
@@ -524,6 +525,7 @@ def denoising_splits(name: str, data_dir: str | os.PathLike[str] | None = None, 
     share: the validation set is cut to a whole multiple of their number (at
     most shared_by - 1 images fewer; Keras' TensorFlow trainer stops on a
     validation batch that doesn't split evenly)."""
+    phases.mark("start-up")  # Python, the imports, the flags and the devices: all before the data.
     (x_train, _), (x_test, y_test) = load_dataset(name, data_dir)
     x_train = x_train[:limit]
     n_val = round(len(x_train) * validation_fraction)
@@ -535,4 +537,5 @@ def denoising_splits(name: str, data_dir: str | os.PathLike[str] | None = None, 
     if len(x_val) == 0:
         raise ConfigError(f"the validation set needs at least {shared_by} images, one per device: "
                           "raise --limit")
+    phases.mark("data")
     return DenoisingData(x_train, x_val, x_test, y_test, CLASS_NAMES[name])

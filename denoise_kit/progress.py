@@ -10,7 +10,10 @@ The callback keeps its snapshots in ``progress.npz`` in the output folder
 with BackupAndRestore keeps the pictures of the epochs it had already
 finished. When training ends it draws ``progress.png``: the clean images, their
 noisy versions, then the denoiser's output before training and after a few of
-the epochs, each image titled with its PSNR.
+the epochs, each image titled with its PSNR. Given a `tensorboard_dir` (the
+log folder of a keras.callbacks.TensorBoard), it also writes the same images,
+clean, noisy and denoised, as an image summary after every epoch. It marks
+where training begins and ends for phases.py.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from denoise_kit import metrics, plots
+from denoise_kit import metrics, phases, plots
 from denoise_kit.files import atomic_path
 
 SNAPSHOT_FILE = "progress.npz"
 FIGURE_FILE = "progress.png"
 MAX_SNAPSHOTS = 10  # Rows of denoised images in progress.png, "before training" included.
 IMAGES_SHOWN = 8
+TENSORBOARD_IMAGES = "validation digits: clean, noisy, denoised"  # The image summary's tag.
 
 
 # ----------------------------------------------------------------------------- the metric
@@ -159,12 +163,21 @@ class ProgressSnapshots(keras.callbacks.Callback):
     earlier snapshots are discarded) from a resumed one (its snapshots up to
     that epoch are kept, and the restored weights fill in that epoch's
     snapshot if the interruption came before it was saved).
+
+    With `tensorboard_dir`, every epoch's denoised images also go to
+    `tensorboard_dir/validation` as one image summary (three rows: clean,
+    noisy, denoised) at the epoch's step, beside the validation scalars of
+    keras.callbacks.TensorBoard.
     """
 
     def __init__(self, clean: np.ndarray, noisy: np.ndarray, output_dir: str | os.PathLike[str],
                  title: str | None = None, count: int = IMAGES_SHOWN,
-                 max_snapshots: int = MAX_SNAPSHOTS):
+                 max_snapshots: int = MAX_SNAPSHOTS,
+                 tensorboard_dir: str | os.PathLike[str] | None = None):
         super().__init__()
+        self.tensorboard_dir = None if tensorboard_dir is None else Path(tensorboard_dir) / "validation"
+        self._writer = None
+        self._epoch_times: list[float] = []
         self.clean = np.asarray(clean[:count], dtype="float32")
         self.noisy = np.asarray(noisy[:count], dtype="float32")
         self.snapshot_path = Path(output_dir) / SNAPSHOT_FILE
@@ -176,8 +189,10 @@ class ProgressSnapshots(keras.callbacks.Callback):
         self._finished: int | None = None  # Epochs finished so far; None until training starts.
 
     def on_train_begin(self, logs=None):
+        phases.mark("model")  # Everything since the data was loaded, up to training.
         self._schedule = set(snapshot_epochs(self.params["epochs"], self.max_snapshots))
         self._finished = None
+        self._epoch_times = []
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._finished is None:  # The first epoch of this run: weights are restored by now.
@@ -185,21 +200,33 @@ class ProgressSnapshots(keras.callbacks.Callback):
         self._epoch_start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self._epoch_start
+        self._epoch_times.append(seconds)
         if logs is not None:  # Before the snapshot: the training (and validation) time alone.
-            logs["epoch_seconds"] = time.perf_counter() - self._epoch_start
+            logs["epoch_seconds"] = seconds
         self._finished = epoch + 1
         if self._finished in self._schedule:
             self._snapshot(self._finished)
+        if self.tensorboard_dir is not None:
+            self._write_images(epoch)
 
     def on_train_end(self, logs=None):
+        phases.mark("training")
+        # The first epoch's extra time over the others: tracing and compiling the graphs.
+        if len(self._epoch_times) > 1:
+            phases.move(self._epoch_times[0] - float(np.median(self._epoch_times[1:])), "training", "tracing")
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         if self._finished is None:  # Nothing left to train: a resumed run that had finished.
             saved = Snapshots.load(self.snapshot_path)
             if saved is not None and not self.figure_path.is_file():  # Its figure was never written.
                 progress_figure(saved, self.figure_path, self.title)
-            return
-        if self._finished not in self.snapshots.denoised:  # Stopped early: show where it ended.
-            self._snapshot(self._finished)
-        progress_figure(self.snapshots, self.figure_path, self.title)
+        else:
+            if self._finished not in self.snapshots.denoised:  # Stopped early: show where it ended.
+                self._snapshot(self._finished)
+            progress_figure(self.snapshots, self.figure_path, self.title)
+        phases.mark("files")
 
     def _start(self, finished: int) -> None:
         self._finished = finished
@@ -212,9 +239,29 @@ class ProgressSnapshots(keras.callbacks.Callback):
             self._snapshot(finished)
 
     def _snapshot(self, finished: int) -> None:
-        denoised = self.model(self.noisy, training=False)
-        self.snapshots.denoised[finished] = ops.convert_to_numpy(ops.cast(denoised, "float32"))
+        self.snapshots.denoised[finished] = self._denoise()
         self.snapshots.save(self.snapshot_path)
+
+    def _denoise(self) -> np.ndarray:
+        return ops.convert_to_numpy(ops.cast(self.model(self.noisy, training=False), "float32"))
+
+    def _write_images(self, epoch: int) -> None:
+        """The clean, noisy and denoised images as one picture, at the epoch's step (as
+        keras.callbacks.TensorBoard logs epochs), flushed at once: a killed run keeps it."""
+        import tensorflow as tf
+
+        denoised = self.snapshots.denoised.get(epoch + 1)
+        if denoised is None:
+            denoised = self._denoise()
+        clean, noisy, denoised = (_strip(images) for images in (self.clean, self.noisy, denoised))
+        gap = np.full((_GAP, clean.shape[1]), np.nan, dtype=np.float32)
+        rows = np.concatenate([clean, gap, noisy, gap, denoised], axis=0)
+        picture = np.nan_to_num(rows, nan=1.0)[np.newaxis, :, :, np.newaxis]  # White between the images.
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(str(self.tensorboard_dir))
+        with self._writer.as_default():
+            tf.summary.image(TENSORBOARD_IMAGES, picture, step=epoch)
+        self._writer.flush()
 
 
 def _same_images(first: Snapshots, second: Snapshots) -> bool:

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from denoise_kit import folders, metrics, plots, resume
+from denoise_kit import folders, metrics, phases, plots, resume
 from denoise_kit.errors import TrainingDiverged
-from denoise_kit.files import atomic_path
+from denoise_kit.files import atomic_path, write_json
 
 
 def read_log(path: str | os.PathLike[str]) -> dict[str, list[float]]:
@@ -129,13 +129,16 @@ def score_and_save(output_dir: str | os.PathLike[str], denoiser, data, noisy: np
     import keras
 
     output_dir = Path(output_dir)
+    phases.mark("scoring")  # The end of fit, and the script's predict on the test set.
     try:
         check_finite(output_dir / "training_log.csv")
     except TrainingDiverged:
         resume.remove_backup(output_dir)  # NaN weights: a run with a lower learning rate starts afresh.
         raise
+    scores = evaluate(data.x_test, noisy, denoised)
+    phases.mark("scoring")
     results = {
-        **evaluate(data.x_test, noisy, denoised),
+        **scores,
         "params": denoiser.count_params(),
         **training_time(output_dir, settings["trained_images_per_epoch"]),
         "backend": keras.backend.backend(),
@@ -148,6 +151,10 @@ def score_and_save(output_dir: str | os.PathLike[str], denoiser, data, noisy: np
     }
     paths = write_results(output_dir, denoiser, results, data.x_test, noisy, denoised,
                           data.y_test, data.class_names, title, loss_name)
+    phases.mark("files")
+    results["phase_seconds"] = phases.seconds()  # Seconds of each phase so far, and the total.
+    write_json(paths["metrics"], results)
+    phases.report_at_exit(paths["metrics"])  # Adds the last cell's seconds, and prints the total.
     progress_png = output_dir / "progress.png"
     if progress_png.is_file():
         paths["progress"] = progress_png

@@ -9,12 +9,18 @@ the optimizer and the noise generator as they were, and ends with the
 numbers an unbroken run gives. The backup records the settings it was made
 with: other settings give one line instead of silently mixing two runs.
 One run at a time writes into an output folder (folders.py).
+
+Each run has a name, the time it began (e.g. "20261203-141502"), kept in the
+backup so that a resumed run has the same: `backup.tensorboard_dir` is
+OUTPUT_DIR/tensorboard/<name>, and a resumed run's TensorBoard logs go on
+in the same folder, from the epoch where it stopped.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +29,14 @@ import numpy as np
 
 from denoise_kit import errors, folders
 from denoise_kit.errors import ConfigError
-from denoise_kit.files import atomic_path, write_json
+from denoise_kit.files import atomic_path, write_json, write_text
 
 BACKUP_DIR = "backup"
 SETTINGS_FILE = "settings.json"
 METADATA_FILE = "training_metadata.json"
+RUN_NAME_FILE = "run_name.txt"
+TENSORBOARD_DIR = "tensorboard"
+NOT_COMPARED = ("TENSORBOARD",)  # Settings a resumed run may change.
 
 
 class KillProofBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -48,6 +57,8 @@ class KillProofBackupAndRestore(keras.callbacks.BackupAndRestore):
         folders.hold(output_dir)  # A second run into this folder stops here, with one line.
         backup_dir = output_dir / BACKUP_DIR
         settings = json.loads(json.dumps(settings, default=str))  # Paths and tuples as JSON has them.
+        for name in NOT_COMPARED:  # Logging changes no number: a resumed run may turn it on or off.
+            settings.pop(name, None)
         metadata = read_backup_metadata(backup_dir)
         self.resuming = metadata is not None
         self.finished_epochs = int(metadata["epoch"]) if metadata else 0
@@ -61,6 +72,9 @@ class KillProofBackupAndRestore(keras.callbacks.BackupAndRestore):
             folders.remove_own_folder(backup_dir)  # An empty, half-made or damaged backup of ours.
             folders.make_own_folder(backup_dir)
             write_json(backup_dir / SETTINGS_FILE, settings)
+            write_text(backup_dir / RUN_NAME_FILE, time.strftime("%Y%m%d-%H%M%S"))
+        self.run_name = _run_name(backup_dir)
+        self.tensorboard_dir = str(output_dir / TENSORBOARD_DIR / self.run_name)
         errors.INTERRUPTED_HINT = "run the same command again to resume from the last finished epoch"
         # Kept when training ends: results.score_and_save removes it once every result file is
         # written, so a run that fails after training (a full disk) still resumes.
@@ -92,6 +106,16 @@ class KillProofBackupAndRestore(keras.callbacks.BackupAndRestore):
             for variable, key in zip(random_states(self.model), saved.files, strict=True):
                 variable.assign(saved[key])
         self.model._initial_epoch = metadata["epoch"]
+
+
+def _run_name(backup_dir: Path) -> str:
+    """The name the run got when it began (a backup from before names were kept: its start)."""
+    try:
+        return (backup_dir / RUN_NAME_FILE).read_text().strip()
+    except OSError:
+        settings = backup_dir / SETTINGS_FILE
+        started = settings.stat().st_mtime if settings.exists() else None
+        return time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
 
 
 def _check_same_settings(backup_dir: Path, settings: dict[str, Any]) -> None:

@@ -49,14 +49,15 @@ def offline(monkeypatch, tmp_path):
 @pytest.fixture(autouse=True)
 def kit_state_as_new():
     """Each test starts with the kit as a new process has it: a script run in this
-    process (runpy, also in a module-scoped fixture) leaves output folders held and
-    changes what an interrupted run is told."""
-    from denoise_kit import errors, folders
+    process (runpy, also in a module-scoped fixture) leaves output folders held,
+    changes what an interrupted run is told and would report its phases at exit."""
+    from denoise_kit import errors, folders, phases
 
     def as_new() -> None:
         for folder in folders.held():
             folders.release(folder)
         errors.INTERRUPTED_HINT = errors.START_OVER_HINT
+        phases.forget()  # No report at this process's exit of a run made in it.
 
     as_new()
     yield

@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from conftest import run_program, sparse_digits
 
+# Whole runs of every script, each in a new process.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("script", ["denoise_transpose_mnist.py", "denoise_upsampling_notmnist.py"])
 def test_denoiser_trains_and_scores_on_this_backend(script, tmp_path):
@@ -42,3 +45,24 @@ def test_compare_decoders_runs_on_this_backend(tmp_path):
     assert len(neural) == 4 and all(np.isfinite(r["psnr"][0]) for r in neural)
     assert all(f"{r['method']:31}seed 42: " in result.stdout for r in neural)  # One line per training.
     assert (out / "comparison.png").is_file() and (out / "artifacts.png").is_file()
+
+
+def test_tensorboard_where_tensorflow_is_installed_and_one_line_where_not(tmp_path):
+    """keras.callbacks.TensorBoard writes through tf.summary on every backend: with TensorFlow
+    and TensorBoard installed beside the backend the run logs; without them it stops at once."""
+    import importlib.util
+
+    data = sparse_digits(tmp_path / "data", 300, seed=5)
+    out = tmp_path / "out"
+    installed = all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard"))
+    result = run_program("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
+                         "--limit", "128", "--epochs", "1", "--images-per-epoch", "64", "--tensorboard",
+                         check=installed)
+    if installed:
+        logged = {p.parent.name for p in (out / "tensorboard").rglob("events.out.tfevents.*")}
+        assert logged == {"train", "validation"}
+    else:
+        assert result.returncode == 2 and not out.exists()
+        assert result.stderr.strip().splitlines() == [
+            "error: --tensorboard writes TensorFlow's summaries, and TensorFlow or TensorBoard is missing "
+            f"beside the {keras.backend.backend()} backend: pip install tensorflow tensorboard"]

@@ -336,6 +336,7 @@ def layers_of(model, leave_out=()):
                                     if k != "name" and k not in leave_out}) for layer in model.layers]
 
 
+@pytest.mark.slow
 def test_the_decoders_are_the_denoising_scripts_models(tiny_data, tmp_path):
     """compare_decoders builds its own models; they are the scripts' (at the scripts'
     defaults): UpSampling2D nearest exactly, Conv2DTranspose k3 with the narrower
@@ -411,6 +412,7 @@ def written(out):
     return sorted(p.name for p in out.iterdir() if not p.name.startswith("."))  # .lock: folders.hold
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_trains_only_the_rest(tiny_comparison, capsys):
     with pytest.raises(KeyboardInterrupt):
         tiny_comparison("--seeds", "1", fail_at=4)  # 4 trainings to do; stopped during the fourth.
@@ -449,6 +451,7 @@ def test_an_interrupted_run_trains_only_the_rest(tiny_comparison, capsys):
     assert all(r["seeds"] == [42, 43] for r in results["levels"][0]["results"] if r["kind"] == "neural")
 
 
+@pytest.mark.slow
 def test_other_settings_start_afresh_and_say_so(tiny_comparison, capsys):
     tiny_comparison("--seeds", "1")
     capsys.readouterr()
@@ -460,6 +463,7 @@ def test_other_settings_start_afresh_and_say_so(tiny_comparison, capsys):
     assert saved["settings"]["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_a_noise_sweep_draws_psnr_against_noise(tiny_comparison):
     variables = tiny_comparison("--seeds", "2", "--noise-factors", "0.6,0.2,0.6")
     assert variables["noise_factors"] == [0.2, 0.6]  # Sorted, each once.
@@ -479,6 +483,7 @@ def test_a_noise_sweep_draws_psnr_against_noise(tiny_comparison):
     assert results["verdict"].splitlines()[-1].startswith(("At every noise level", "The best decoder"))
 
 
+@pytest.mark.slow
 def test_a_single_noise_level_draws_no_sweep(tiny_comparison):
     variables = tiny_comparison("--seeds", "1")
     assert variables["noise_factors"] == [variables["NOISE_FACTOR"]]
@@ -489,6 +494,7 @@ def test_a_single_noise_level_draws_no_sweep(tiny_comparison):
 # ------------------------------------------------------------------------ the script
 
 
+@pytest.mark.slow
 def test_a_second_comparison_into_the_same_folder_gets_one_line(tmp_path, tiny_data):
     out = tmp_path / "out"
     holder = subprocess.Popen(  # Another comparison, holding the folder.
@@ -507,6 +513,7 @@ def test_a_second_comparison_into_the_same_folder_gets_one_line(tmp_path, tiny_d
     assert written(out) == []
 
 
+@pytest.mark.slow
 def test_compare_decoders_end_to_end(tmp_path):
     data_dir = sparse_digits(tmp_path / "data", 600, seed=5)
     out = tmp_path / "out"

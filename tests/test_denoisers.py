@@ -22,7 +22,7 @@ from conftest import (
     sparse_digits,
 )
 
-from denoise_kit import datasets, metrics
+from denoise_kit import datasets, metrics, results
 
 SCRIPTS = {"mnist": "denoise_transpose_mnist.py", "notmnist": "denoise_upsampling_notmnist.py"}
 
@@ -158,6 +158,7 @@ def refusal(dataset, data_dir, output_dir, *flags):
     return refusal_in_process(SCRIPTS[dataset], *flags_of(data_dir, output_dir, *flags))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["mnist", "notmnist"])
 def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tmp_path, scripts):
     out = tmp_path / "out"
@@ -209,6 +210,7 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
         results["psnr_denoised"], abs=0.01)
 
 
+@pytest.mark.slow
 def test_same_seed_same_numbers(fixture_data, tmp_path):
     flags = ("--limit", "128", "--epochs", "1", "--batch-size", "32", "--seed", "3")
     run_script("mnist", fixture_data, tmp_path / "a", *flags)
@@ -218,13 +220,14 @@ def test_same_seed_same_numbers(fixture_data, tmp_path):
     assert first["ssim_denoised"] == second["ssim_denoised"]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_exactly_where_it_stopped(fixture_data, tmp_path):
     """SIGKILL after the first epoch, run again: the same numbers as a run never stopped."""
     flags = ("--limit", "2000", "--epochs", "3", "--batch-size", "16", "--images-per-epoch", "1024")
     out = tmp_path / "out"
     env = learner_env()
     command = script_command(SCRIPTS["mnist"], "--data-dir", str(fixture_data), "--output-dir", str(out),
-                             *flags)
+                             *flags, *tensorboard_flag())
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     log = out / "training_log.csv"
     deadline = time.monotonic() + 240
@@ -254,6 +257,24 @@ def test_killed_run_resumes_exactly_where_it_stopped(fixture_data, tmp_path):
     losses = [[row.split(",")[2:] for row in (d / "training_log.csv").read_text().splitlines()[1:]]
               for d in (out, tmp_path / "never_stopped")]
     assert losses[0] == losses[1]  # Loss, PSNR, validation loss and PSNR of every epoch.
+    if tensorboard_flag():  # The resumed run went on in the killed run's TensorBoard folder.
+        from test_tensorboard import events
+
+        (run_dir,) = (out / "tensorboard").iterdir()
+        scalars, _, steps = events(run_dir / "train")
+        # No step twice; the killed run's last values may be lost if its writer hadn't flushed.
+        assert steps["epoch_loss"] == sorted(set(steps["epoch_loss"])) and {1, 2} <= set(steps["epoch_loss"])
+        log = results.read_log(log)
+        for step, loss in scalars["epoch_loss"].items():
+            assert loss == pytest.approx(log["loss"][step], rel=1e-6)
+
+
+def tensorboard_flag() -> tuple[str, ...]:
+    """--tensorboard where TensorFlow and TensorBoard are installed."""
+    import importlib.util
+
+    installed = all(importlib.util.find_spec(name) for name in ("tensorflow", "tensorboard"))
+    return ("--tensorboard",) if installed else ()
 
 
 def test_resume_with_other_settings_is_refused(fixture_data, tmp_path):
@@ -302,6 +323,7 @@ def test_decoder_filters_need_one_value_per_level(fixture_data, tmp_path):
     assert stderr == "error: --decoder-filters needs one value per encoder level (2), got 8\n"
 
 
+@pytest.mark.slow
 def test_missing_data_gives_one_line_in_the_terminal(tmp_path):
     """The whole path as a learner meets it: a new process, TensorFlow started, one line."""
     (tmp_path / "data" / "mnist").mkdir(parents=True)
@@ -329,6 +351,7 @@ def test_bad_flag_values_are_refused_by_the_parser(flags, message, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_a_bad_flag_is_one_line_in_the_terminal(tmp_path):
     result = run_program(SCRIPTS["mnist"], "--output-dir", str(tmp_path / "out"), "--epochs", "nan",
                          check=False)
@@ -402,6 +425,7 @@ def test_help_starts_with_the_title():
     assert "Title:" not in text
 
 
+@pytest.mark.slow
 def test_flags_change_the_model_that_is_trained(fixture_data, tmp_path):
     out = tmp_path / "out"
     run_script("notmnist", fixture_data, out, "--limit", "128", "--epochs", "1", "--filters", "8,16",
@@ -417,6 +441,7 @@ def test_flags_change_the_model_that_is_trained(fixture_data, tmp_path):
     assert "float32" in results["device"] and results["settings"]["INTERPOLATION"] == "bilinear"
 
 
+@pytest.mark.slow
 def test_denoise_own_images_through_the_script(fixture_data, tmp_path):
     from PIL import Image
 
@@ -445,6 +470,7 @@ def test_denoise_own_images_through_the_script(fixture_data, tmp_path):
     (("--limit", "100"), 64),  # Half of 90 would be fewer: MIN_IMAGES_PER_EPOCH it is.
     (("--limit", "400", "--images-per-epoch", "100"), 100),  # Set: exactly that.
 ])
+@pytest.mark.slow
 def test_the_default_budget_follows_the_training_set(flags, images_per_epoch, fixture_data, tmp_path):
     """An epoch is MIN_IMAGES_PER_EPOCH noisy images, or EPOCH_FRACTION of a training set big
     enough for that to be more (here 64 and 1/2, for a small, quick run)."""

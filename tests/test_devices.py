@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, png_bytes, real_data_dir, run_program, sparse_digits
 
-pytestmark = pytest.mark.skipif(keras.backend.backend() == "torch",
-                                reason="Keras' fit has no data parallelism on PyTorch")
+# Each test runs a script or a probe in a new process, on two devices.
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(keras.backend.backend() == "torch",
+                                reason="Keras' fit has no data parallelism on PyTorch")]
 
 # Runs a noise layer like the scripts' FreshNoise (a PerDeviceSeedGenerator
 # feeding keras.random.normal) on 16 identical images spread over the devices,

@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, sparse_digits
 
+# Each script as a notebook, in a Jupyter kernel of its own.
+pytestmark = pytest.mark.slow
+
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
 

@@ -201,6 +201,7 @@ def playground_for(outputs: Path) -> playground_app.Playground:
     return playground_app.build(outputs).playground
 
 
+@pytest.mark.slow
 def test_both_trained_denoisers_clean_a_drawing(trained_outputs):
     playground = playground_for(trained_outputs)
     clean = playground_app.from_drawing(a_drawing())
@@ -213,6 +214,7 @@ def test_both_trained_denoisers_clean_a_drawing(trained_outputs):
         assert psnr > result.noisy_psnr + 3, denoiser.title()
 
 
+@pytest.mark.slow
 def test_an_upload_is_denoised_at_its_own_size_as_denoise_does_it(trained_outputs, tmp_path):
     playground = playground_for(trained_outputs)
     dark_on_light = 255 - np.kron(stroke_images(1, seed=5)[0], np.ones((2, 2), np.uint8))[:45, :50]
@@ -225,12 +227,14 @@ def test_an_upload_is_denoised_at_its_own_size_as_denoise_does_it(trained_output
         np.testing.assert_allclose(output, expected, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_the_labels_say_decoder_and_training_data(trained_outputs):
     titles = [d.title() for d in playground_for(trained_outputs).denoisers]
     assert titles == ["Conv2DTranspose decoder, trained on MNIST digits",
                       "UpSampling2D + Conv2D decoder, trained on notMNIST letters"]
 
 
+@pytest.mark.slow
 def test_a_missing_or_damaged_model_is_named_and_the_other_still_works(trained_outputs, tmp_path):
     outputs = tmp_path / "outputs"
     (outputs / "denoise_transpose_mnist").mkdir(parents=True)
@@ -272,6 +276,7 @@ def test_the_default_folders_give_the_plain_commands(tmp_path, monkeypatch):
     assert "train it with `python denoise_upsampling_notmnist.py`" in note
 
 
+@pytest.mark.slow
 def test_bad_inputs_leave_outputs_untouched_and_the_page_answering(trained_outputs, tmp_path):
     before = tree_digest(trained_outputs)
     app = playground_app.build(trained_outputs)
@@ -313,6 +318,7 @@ def test_a_test_image_comes_from_the_held_out_test_set(tmp_path):
 # ------------------------------------------------------------------- the served page
 
 
+@pytest.mark.slow
 def test_two_sessions_at_once_each_get_their_own_pictures(trained_outputs, tmp_path):
     """Two browser tabs are two sessions: each keeps its own picture, and
     updates sent at the same time all come back, each with its own noise."""
@@ -366,6 +372,7 @@ def test_flags_are_checked_before_the_page_starts(tmp_path):
     assert code == 2 and "is a file, not a folder" in stderr
 
 
+@pytest.mark.slow
 def test_a_model_that_is_not_a_denoiser_fails_alone(trained_outputs, tmp_path):
     """A model.keras that loads but can't take these pictures: that picture gets
     its message, the other denoiser still answers."""

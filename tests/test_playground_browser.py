@@ -20,9 +20,10 @@ from playground_models import free_port, train_playground_models
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
+# A real browser against the page, served by a new process.
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not CHROMIUM and not CHROMEDRIVER,
-    reason="no chromium or chromedriver: apt-get install chromium chromium-driver (.ci/run does)")
+    reason="no chromium or chromedriver: apt-get install chromium chromium-driver (.ci/run does)")]
 WAIT_S = 60
 DB = re.compile(r"(-?[\d.]+) dB")
 

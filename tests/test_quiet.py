@@ -16,6 +16,9 @@ import pytest
 
 from denoise_kit import errors
 
+# What a terminal shows: each test starts TensorFlow in a new process.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 # What TensorFlow prints while it starts, in lower case: CUDA and CPU-feature notices.
 START_UP = ("cuda", "onednn", "cpu_feature_guard", "tensorflow binary is optimized", "absl::initializelog")

@@ -4,6 +4,7 @@ folder, and folders the project may delete."""
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import keras
@@ -160,8 +161,8 @@ def test_a_damaged_backup_is_said_in_one_line_and_training_starts_afresh(tmp_pat
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and "holds no complete epoch" in lines[0] and "starting afresh" in lines[0]
     assert (backup.resuming, backup.finished_epochs) == (False, 0)
-    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [folders.OWNED_MARKER,
-                                                                      resume.SETTINGS_FILE]
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
+        folders.OWNED_MARKER, resume.RUN_NAME_FILE, resume.SETTINGS_FILE]
     model = tiny_model()
     backup.set_model(model)
     backup.on_train_begin()
@@ -267,3 +268,16 @@ def test_the_same_process_may_hold_a_folder_twice_and_release_it(tmp_path):
     other = kit_python(TRY_TO_HOLD, folder)
     assert other.communicate(timeout=60)[0] == "held\n"
     assert (folder / folders.LOCK_FILE).read_text() == f"{other.pid}\n"  # The last holder's number.
+
+
+def test_a_resumed_run_keeps_its_name_and_its_tensorboard_folder(tmp_path):
+    settings = {"NOISE_FACTOR": 0.5, "TENSORBOARD": False}
+    killed_run(tmp_path, settings, epochs_done=1)
+    name = (tmp_path / resume.BACKUP_DIR / resume.RUN_NAME_FILE).read_text()
+    # Logging changes no number: turning TensorBoard on for the rest of the run still resumes.
+    backup = resume.KillProofBackupAndRestore(tmp_path, {**settings, "TENSORBOARD": True})
+    assert backup.resuming and backup.run_name == name
+    assert backup.tensorboard_dir == str(tmp_path / resume.TENSORBOARD_DIR / name)
+    resume.remove_backup(tmp_path)  # The run ended; the next one is new and named anew.
+    time.sleep(1.01)  # Names are the start time, to the second.
+    assert resume.KillProofBackupAndRestore(tmp_path, settings).run_name != name

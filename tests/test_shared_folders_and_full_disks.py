@@ -14,6 +14,9 @@ import numpy as np
 import pytest
 from conftest import ROOT, learner_env, run_in_process, run_program, script_command, sparse_digits
 
+# Whole runs in new processes: two at once, full disks.
+pytestmark = pytest.mark.slow
+
 SCRIPT = "denoise_transpose_mnist.py"
 QUICK = ("--limit", "256", "--batch-size", "32", "--images-per-epoch", "256", "--precision", "float32")
 

@@ -1,0 +1,113 @@
+"""--tensorboard: the event files a run writes, read back with TensorBoard's own
+reader and checked against training_log.csv; the validation digits' picture
+every epoch; one folder per run; and one line where TensorFlow is missing."""
+
+import importlib.util
+
+import keras
+import numpy as np
+import pytest
+from conftest import refusal_in_process, run_in_process, sparse_digits
+
+from denoise_kit import progress, results
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("tensorboard") is None
+                                or importlib.util.find_spec("tensorflow") is None,
+                                reason="--tensorboard needs TensorFlow and TensorBoard (test_backends "
+                                       "checks the one-line refusal where they are missing)")
+
+EPOCHS = 3
+
+
+def events(run_dir):
+    """{tag: {step: value}} of one run folder's scalars, {tag: {step: (width, height)}} of its images
+    as TensorBoard itself reads them (duplicated steps would show as repeated steps)."""
+    import tensorflow as tf
+    from tensorboard.backend.event_processing.event_accumulator import TENSORS, EventAccumulator
+
+    reader = EventAccumulator(str(run_dir), size_guidance={TENSORS: 0})
+    reader.Reload()
+    scalars, images, steps = {}, {}, {}
+    for tag in reader.Tags()["tensors"]:
+        for event in reader.Tensors(tag):
+            value = tf.make_ndarray(event.tensor_proto)
+            steps.setdefault(tag, []).append(event.step)
+            if value.dtype != object and value.shape == ():
+                scalars.setdefault(tag, {})[event.step] = float(value)
+            elif value.dtype == object and value.shape == (3,):  # An image summary: width, height, PNG.
+                images.setdefault(tag, {})[event.step] = (int(value[0]), int(value[1]))
+    return scalars, images, steps
+
+
+@pytest.fixture(scope="module")
+def logged_run(tmp_path_factory):
+    data = sparse_digits(tmp_path_factory.mktemp("data"), 600, seed=9)
+    out = tmp_path_factory.mktemp("out")
+    variables = run_in_process("denoise_transpose_mnist.py", "--data-dir", str(data),
+                               "--output-dir", str(out), "--limit", "300", "--epochs", str(EPOCHS),
+                               "--images-per-epoch", "256", "--precision", "float32", "--tensorboard")
+    return out, variables
+
+
+@pytest.mark.slow
+def test_scalars_equal_the_training_log(logged_run):
+    out, _ = logged_run
+    (run_dir,) = (out / "tensorboard").iterdir()  # One folder for the run.
+    log = results.read_log(out / "training_log.csv")
+    train, _, train_steps = events(run_dir / "train")
+    validation, _, validation_steps = events(run_dir / "validation")
+    for tag, column in (("epoch_loss", "loss"), ("epoch_psnr", "psnr")):
+        assert train_steps[tag] == list(range(EPOCHS)), tag  # Each epoch once, in order.
+        np.testing.assert_allclose([train[tag][e] for e in range(EPOCHS)], log[column], rtol=1e-6)
+        assert validation_steps[tag] == list(range(EPOCHS)), tag
+        np.testing.assert_allclose([validation[tag][e] for e in range(EPOCHS)], log[f"val_{column}"],
+                                   rtol=1e-6)
+
+
+@pytest.mark.slow
+def test_learning_rate_follows_the_cosine_decay(logged_run):
+    out, variables = logged_run
+    (run_dir,) = (out / "tensorboard").iterdir()
+    train, _, _ = events(run_dir / "train")
+    steps = variables["steps_per_epoch"]
+    schedule = keras.optimizers.schedules.CosineDecay(variables["LEARNING_RATE"], EPOCHS * steps)
+    expected = [float(schedule((epoch + 1) * steps)) for epoch in range(EPOCHS)]  # At each epoch's end.
+    np.testing.assert_allclose([train["epoch_learning_rate"][e] for e in range(EPOCHS)], expected, rtol=1e-5)
+    assert expected[-1] < 1e-9 < expected[0]  # It did decay, to 0.
+
+
+@pytest.mark.slow
+def test_validation_digits_every_epoch(logged_run):
+    out, _ = logged_run
+    (run_dir,) = (out / "tensorboard").iterdir()
+    _, images, steps = events(run_dir / "validation")
+    pictures = images[progress.TENSORBOARD_IMAGES]
+    assert steps[progress.TENSORBOARD_IMAGES] == list(range(EPOCHS))
+    count, gap = progress.IMAGES_SHOWN, 3
+    # Three rows (clean, noisy, denoised) of 8 digits, 3 blank pixels between them.
+    assert set(pictures.values()) == {(count * 28 + (count - 1) * gap, 3 * 28 + 2 * gap)}
+
+
+@pytest.mark.slow
+def test_a_new_run_gets_a_folder_of_its_own(logged_run, tmp_path):
+    out, _ = logged_run
+    before = {p.name for p in (out / "tensorboard").iterdir()}
+    data = sparse_digits(tmp_path / "data", 200, seed=3)
+    run_in_process("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
+                   "--limit", "100", "--epochs", "1", "--images-per-epoch", "64", "--tensorboard")
+    after = {p.name for p in (out / "tensorboard").iterdir()}
+    assert before < after and len(after) == 2
+
+
+def test_without_tensorflow_it_is_one_line_before_any_work(tmp_path, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorflow" else real_find_spec(name, *a))
+    out = tmp_path / "out"
+    code, stderr = refusal_in_process("denoise_transpose_mnist.py", "--output-dir", str(out),
+                                      "--data-dir", str(tmp_path / "nothing"), "--tensorboard")
+    assert code == 2
+    assert stderr.strip().splitlines() == [
+        "error: --tensorboard writes TensorFlow's summaries, and TensorFlow or TensorBoard is missing "
+        f"beside the {keras.backend.backend()} backend: pip install tensorflow tensorboard"]
+    assert not out.exists()  # Refused before anything was made or loaded.
