@@ -22,6 +22,8 @@ import numpy as np
 
 from denoise_kit.errors import ConfigError
 
+PREFETCH_BATCHES = 64  # Batches tf.data keeps ready: four calls into the graph at 16 steps each.
+
 
 def steps_per_epoch(images_per_epoch: int, batch_size: int, steps_per_execution: int = 1) -> int:
     """Batches in an epoch of about `images_per_epoch` images.
@@ -89,4 +91,10 @@ def _tf_batches(images: np.ndarray, batch_size: int, seed: int, first_image: int
     indices = (tf.data.Dataset.range(first_pass, sys.maxsize)
                .map(pass_order).unbatch().skip(offset)
                .batch(batch_size, drop_remainder=True))
-    return indices.map(clean_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    # No tf.data autotuning: its thread, asleep for up to a minute between tunings, held up
+    # the end of `fit` by 23-42 s in 3 of 4 runs with TensorFlow's oneDNN kernels on (the
+    # default on CPUs with AVX512-VNNI, AVX512-BF16 or AMX): the iterator, deleted as `fit`
+    # returns, waits for it. A fixed prefetch keeps the batches ready as well (docs/speed.md).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return indices.map(clean_pair).prefetch(PREFETCH_BATCHES).with_options(options)

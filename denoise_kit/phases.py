@@ -18,6 +18,7 @@ last line. In a notebook nothing is printed at exit: the kernel outlives the run
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import time
@@ -104,3 +105,7 @@ def _report() -> None:
     except (OSError, ValueError):
         return  # The folder went away (a temporary one): nothing to report on.
     print(summary_line(phases), flush=True)
+    # What is left is Python's shutdown. Its last garbage collections walk every object
+    # TensorFlow made (1.4 s measured, on a 2-core AMD EPYC); frozen, they are skipped
+    # (0.15 s), so the total above stays the run's wall time.
+    gc.freeze()

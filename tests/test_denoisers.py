@@ -162,8 +162,10 @@ def refusal(dataset, data_dir, output_dir, *flags):
 @pytest.mark.parametrize("dataset", ["mnist", "notmnist"])
 def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tmp_path, scripts):
     out = tmp_path / "out"
+    started = time.monotonic()
     result = run_script(dataset, fixture_data, out, "--limit", "256", "--epochs", "2",
                         "--batch-size", "32")
+    wall = time.monotonic() - started
     assert {p.name for p in out.iterdir()} >= {
         "reconstructions.png", "progress.png", "history.png", "metrics.json", "model.keras",
         "training_log.csv"}
@@ -174,7 +176,14 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
     assert set(results) == {
         "psnr_noisy", "psnr_denoised", "ssim_noisy", "ssim_denoised", "params", "epochs_run",
         "train_seconds", "train_images_per_second", "backend", "device", "noise_factor", "seed",
-        "train_images", "test_images", "settings"}
+        "train_images", "test_images", "settings", "phase_seconds"}
+    # Where the time went: every phase, adding up to the run's time, which the last line gives.
+    phases = results["phase_seconds"]
+    assert list(phases) == ["start-up", "data", "model", "training", "tracing", "files", "scoring", "own image",
+                            "total"]
+    assert sum(phases.values()) - phases["total"] == pytest.approx(phases["total"], abs=0.05)
+    assert phases["total"] <= wall and phases["training"] > 0
+    assert result.stdout.strip().splitlines()[-1].startswith(f"wall time {phases['total']:.1f} s: ")
     assert 5 < results["psnr_noisy"] < 20 and 5 < results["psnr_denoised"] < 40
     assert -1 <= results["ssim_denoised"] <= 1
     assert results["epochs_run"] == 2 and results["train_images"] == 230
