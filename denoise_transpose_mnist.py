@@ -244,7 +244,8 @@ callbacks = [
     keras.callbacks.CSVLogger(f"{OUTPUT_DIR}/training_log.csv", append=backup.resuming),
     keras.callbacks.TerminateOnNaN(),
 ]
-if TENSORBOARD:  # Per epoch: loss, PSNR, their validation values, the learning rate; pictures above.
+if TENSORBOARD:  # Per epoch: loss, PSNR, their validation values, the learning rate
+    # (ProgressSnapshots, above, adds the pictures of its validation images).
     # One folder per run, and a resumed run goes on in its folder.
     callbacks.append(keras.callbacks.TensorBoard(backup.tensorboard_dir))
 # A resumed run picks the stream up where it stopped: the same batches as an unbroken run.

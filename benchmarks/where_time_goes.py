@@ -31,7 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "denoise_transpose_mnist.py"
-PHASES = ("start-up", "data", "model", "tracing", "training", "scoring", "files", "own image")
+sys.path.insert(0, str(ROOT))
+
+from denoise_kit.phases import PHASES  # noqa: E402  (the kit, found through sys.path above)
 
 
 def cpu_model() -> str:
@@ -70,7 +72,7 @@ def one_run(variant: str, extra: list[str]) -> dict:
         if process.returncode:
             raise SystemExit("".join(lines[-20:]))
         metrics = json.loads((Path(out) / "metrics.json").read_text())
-    precision = metrics["device"].split(", ")[1].split(" (")[0]
+    precision = metrics["settings"]["policy"]
     variant = precision + (f", {variant}" if variant.startswith("onednn") else "")
     return {"variant": variant, "wall_s": round(wall, 2),
             "phases": metrics["phase_seconds"], "psnr": round(metrics["psnr_denoised"], 3),
@@ -105,7 +107,8 @@ def main() -> None:
         print(f"{variant}: median wall {statistics.median(walls):.1f} s, "
               f"range {min(walls):.1f}-{max(walls):.1f} s")
     gaps = [r["wall_s"] - r["phases"]["total"] for r in runs]
-    print(f"outside minus inside: {min(gaps):.2f} to {max(gaps):.2f} s (Python's start and shutdown)")
+    print(f"outside minus inside: {min(gaps):.2f} to {max(gaps):.2f} s (starting the process, "
+          "and Python's shutdown after the last line)")
     (Path(__file__).with_suffix(".json")).write_text(json.dumps(
         {"cpu": cpu_model(), "threads": os.cpu_count(), "alternate": args.alternate, "flags": args.extra,
          "runs": runs}, indent=2) + "\n")

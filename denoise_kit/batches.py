@@ -22,7 +22,7 @@ import numpy as np
 
 from denoise_kit.errors import ConfigError
 
-PREFETCH_BATCHES = 64  # Batches tf.data keeps ready: four calls into the graph at 16 steps each.
+PREFETCH_IMAGES = 512  # Images tf.data keeps ready (four calls into the graph at 16 steps of 8).
 
 
 def steps_per_epoch(images_per_epoch: int, batch_size: int, steps_per_execution: int = 1) -> int:
@@ -94,7 +94,10 @@ def _tf_batches(images: np.ndarray, batch_size: int, seed: int, first_image: int
     # No tf.data autotuning: its thread, asleep for up to a minute between tunings, held up
     # the end of `fit` by 23-42 s in 3 of 4 runs with TensorFlow's oneDNN kernels on (the
     # default on CPUs with AVX512-VNNI, AVX512-BF16 or AMX): the iterator, deleted as `fit`
-    # returns, waits for it. A fixed prefetch keeps the batches ready as well (docs/speed.md).
+    # returns, waits for it. A fixed prefetch trains as fast (docs/speed.md#where-the-time-goes).
     options = tf.data.Options()
     options.autotune.enabled = False
-    return indices.map(clean_pair).prefetch(PREFETCH_BATCHES).with_options(options)
+    prefetch = max(2, PREFETCH_IMAGES // batch_size)
+    # AUTOTUNE parallelism without autotuning: as many parallel calls as there are cores.
+    return (indices.map(clean_pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(prefetch)
+            .with_options(options))

@@ -30,6 +30,7 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+from denoise_kit import phases
 from denoise_kit.errors import ConfigError
 from denoise_kit.files import make_writable_folder
 from denoise_kit.notebook import running_in_notebook
@@ -51,6 +52,7 @@ def override_from_flags(namespace: MutableMapping[str, Any], argv: list[str] | N
     `namespace` is the script's `globals()`. As a program, `argv` defaults to
     sys.argv[1:]; in a notebook the flags are not read at all.
     """
+    phases.start_run(in_notebook=running_in_notebook())  # The run's clock (metrics.json's phase_seconds).
     names = constant_names(namespace)
     as_program = "__file__" in namespace and not running_in_notebook()
     if as_program:
@@ -294,11 +296,13 @@ def _tensorboard(value, config):
     """keras.callbacks.TensorBoard writes through TensorFlow's tf.summary, whatever the backend."""
     import importlib.util
 
-    if value and not all(importlib.util.find_spec(m) for m in ("tensorflow", "tensorboard")):
+    missing = [name for name in ("tensorflow", "tensorboard") if not importlib.util.find_spec(name)]
+    if value and missing:
         import keras
 
-        return (f"writes TensorFlow's summaries, and TensorFlow or TensorBoard is missing beside the "
-                f"{keras.backend.backend()} backend: pip install tensorflow tensorboard")
+        return (f"writes TensorFlow's summaries, and {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} missing beside the {keras.backend.backend()} "
+                f"backend: pip install {' '.join(missing)}")
     return None
 
 

@@ -74,7 +74,7 @@ def _mirrored_strategy_for_any_batch() -> type:
     """
     import tensorflow as tf
 
-    class MirroredStrategy(tf.distribute.MirroredStrategy):
+    class MirroredStrategy(tf.distribute.MirroredStrategy):  # Its name is what `describe` prints.
         def run(self, fn, args=(), kwargs=None, options=None):
             if "make_predict_function" in getattr(fn, "__qualname__", ""):  # Keras' predict step only.
                 fn = _never_empty(fn)

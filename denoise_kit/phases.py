@@ -5,14 +5,17 @@ The kit's calls that a script already makes mark where each phase ends:
 
     phases.mark("data")  # The seconds since the last mark went to loading the data.
 
-so the phases always add up to the time since the process started. They are
-start-up (Python, the imports, the flags, the devices), data, model (the
-fixed noise, building and compiling, until training begins), tracing (the
-first epoch's extra time, when the graphs are traced and compiled), training,
-scoring, files and own image (the script's last cell). results.py writes
-them to metrics.json; at the end of a run from a terminal, `report_at_exit`
-rewrites metrics.json with the last phase and prints the total as the run's
-last line. In a notebook nothing is printed at exit: the kernel outlives the run.
+so the phases always add up to the run's time. They are start-up (Python,
+the imports, the flags, the devices), data, model (the fixed noise,
+building and compiling, until training begins), tracing (the first epoch's
+extra time, when the graphs are traced and compiled), training, scoring,
+files and own image (the script's last cell). A run from a terminal counts
+from the moment the process started; in a notebook, or for a second run in
+one process, the clock starts when the flags are read (`start_run`).
+results.py writes the phases to metrics.json; at the end of a run from a
+terminal, `report_at_exit` rewrites metrics.json with the last phase and
+prints the total as the run's last line. In a notebook nothing is printed
+at exit: the kernel outlives the run.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import atexit
 import gc
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -33,15 +37,28 @@ def _seconds_since_process_start() -> float:
         # Field 22 of /proc/self/stat: the start, in clock ticks after boot. The name
         # (field 2) may hold spaces, so count from the last ')'.
         start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK"))
     except (OSError, ValueError, IndexError, AttributeError):
         return 0.0
 
+
+PHASES = ("start-up", "data", "model", "tracing", "training", "scoring", "files", "own image")
 
 _started = time.perf_counter() - _seconds_since_process_start()
 _last_mark = _started
 _seconds: dict[str, float] = {}
 _exit_report: dict[str, Path] = {}
+_runs = 0  # Runs begun in this process.
+
+
+def start_run(in_notebook: bool = False) -> None:
+    """A run begins (cli.override_from_flags calls it). The first run of a program counts
+    from the process's start; in a notebook (the kernel waited for you) or for a later run
+    in the same process, the clock starts now and the earlier phases are dropped."""
+    global _runs
+    _runs += 1
+    if in_notebook or _runs > 1:
+        forget()
 
 
 def mark(phase: str) -> None:
@@ -60,9 +77,11 @@ def move(seconds: float, from_phase: str, to_phase: str) -> None:
 
 
 def seconds() -> dict[str, float]:
-    """The phases so far, in the order they began, and `total`: the time since the process started."""
-    phases = {name: round(value, 2) for name, value in _seconds.items()}
-    return {**phases, "total": round(time.perf_counter() - _started, 2)}
+    """The phases so far, in the order of PHASES, and `total`: the run's time so far."""
+    order = {name: i for i, name in enumerate(PHASES)}
+    names = sorted(_seconds, key=lambda name: order.get(name, len(order)))
+    return {**{name: round(_seconds[name], 2) for name in names},
+            "total": round(time.perf_counter() - _started, 2)}
 
 
 def summary_line(phases: dict[str, float], biggest: int = 3) -> str:
@@ -79,13 +98,19 @@ def report_at_exit(metrics_path: str | os.PathLike[str]) -> None:
 
     if notebook.running_in_notebook():
         return
-    if not _exit_report:
+    global _registered
+    if not _registered:
         atexit.register(_report)
+        _registered = True
     _exit_report["metrics"] = Path(metrics_path)
 
 
+_registered = False
+
+
 def forget() -> None:
-    """As a new process: no phases and no report at exit (tests that run several scripts in one process)."""
+    """No phases so far, the clock started now and no report at exit (a new run in this
+    process; tests that run several scripts in one process)."""
     global _started, _last_mark
     _started = _last_mark = time.perf_counter()
     _seconds.clear()
@@ -94,7 +119,8 @@ def forget() -> None:
 
 def _report() -> None:
     path = _exit_report.pop("metrics", None)
-    if path is None:
+    # Nothing after an error or Ctrl-C in the last cell: its one line stays the last.
+    if path is None or getattr(sys, "last_value", None) is not None:
         return
     mark("own image")
     phases = seconds()
@@ -104,7 +130,10 @@ def _report() -> None:
         write_json(path, metrics)
     except (OSError, ValueError):
         return  # The folder went away (a temporary one): nothing to report on.
-    print(summary_line(phases), flush=True)
+    try:
+        print(summary_line(phases), flush=True)
+    except OSError:  # Nobody reads the output any more (a closed pipe).
+        return
     # What is left is Python's shutdown. Its last garbage collections walk every object
     # TensorFlow made (1.4 s measured, on a 2-core AMD EPYC); frozen, they are skipped
     # (0.15 s), so the total above stays the run's wall time.

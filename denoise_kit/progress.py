@@ -35,7 +35,8 @@ SNAPSHOT_FILE = "progress.npz"
 FIGURE_FILE = "progress.png"
 MAX_SNAPSHOTS = 10  # Rows of denoised images in progress.png, "before training" included.
 IMAGES_SHOWN = 8
-TENSORBOARD_IMAGES = "validation digits: clean, noisy, denoised"  # The image summary's tag.
+TENSORBOARD_IMAGES = "validation images: clean, noisy, denoised"  # The image summary's tag.
+TENSORBOARD_IMAGES_DIR = "images"  # Beside keras.callbacks.TensorBoard's train/ and validation/.
 
 
 # ----------------------------------------------------------------------------- the metric
@@ -165,9 +166,9 @@ class ProgressSnapshots(keras.callbacks.Callback):
     snapshot if the interruption came before it was saved).
 
     With `tensorboard_dir`, every epoch's denoised images also go to
-    `tensorboard_dir/validation` as one image summary (three rows: clean,
-    noisy, denoised) at the epoch's step, beside the validation scalars of
-    keras.callbacks.TensorBoard.
+    `tensorboard_dir/images` as one image summary (three rows: clean, noisy,
+    denoised) at the epoch's step (0 for the first epoch, as
+    keras.callbacks.TensorBoard counts them).
     """
 
     def __init__(self, clean: np.ndarray, noisy: np.ndarray, output_dir: str | os.PathLike[str],
@@ -175,7 +176,8 @@ class ProgressSnapshots(keras.callbacks.Callback):
                  max_snapshots: int = MAX_SNAPSHOTS,
                  tensorboard_dir: str | os.PathLike[str] | None = None):
         super().__init__()
-        self.tensorboard_dir = None if tensorboard_dir is None else Path(tensorboard_dir) / "validation"
+        # A folder of its own: TensorBoard reads one growing event file per folder.
+        self.images_dir = None if tensorboard_dir is None else Path(tensorboard_dir) / TENSORBOARD_IMAGES_DIR
         self._writer = None
         self._epoch_times: list[float] = []
         self.clean = np.asarray(clean[:count], dtype="float32")
@@ -207,7 +209,7 @@ class ProgressSnapshots(keras.callbacks.Callback):
         self._finished = epoch + 1
         if self._finished in self._schedule:
             self._snapshot(self._finished)
-        if self.tensorboard_dir is not None:
+        if self.images_dir is not None:
             self._write_images(epoch)
 
     def on_train_end(self, logs=None):
@@ -258,7 +260,7 @@ class ProgressSnapshots(keras.callbacks.Callback):
         rows = np.concatenate([clean, gap, noisy, gap, denoised], axis=0)
         picture = np.nan_to_num(rows, nan=1.0)[np.newaxis, :, :, np.newaxis]  # White between the images.
         if self._writer is None:
-            self._writer = tf.summary.create_file_writer(str(self.tensorboard_dir))
+            self._writer = tf.summary.create_file_writer(str(self.images_dir))
         with self._writer.as_default():
             tf.summary.image(TENSORBOARD_IMAGES, picture, step=epoch)
         self._writer.flush()

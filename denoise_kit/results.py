@@ -19,7 +19,7 @@ import numpy as np
 
 from denoise_kit import folders, metrics, phases, plots, resume
 from denoise_kit.errors import TrainingDiverged
-from denoise_kit.files import atomic_path, write_json
+from denoise_kit.files import atomic_path
 
 
 def read_log(path: str | os.PathLike[str]) -> dict[str, list[float]]:
@@ -148,13 +148,13 @@ def score_and_save(output_dir: str | os.PathLike[str], denoiser, data, noisy: np
         "train_images": len(data.x_train),
         "test_images": len(data.x_test),
         "settings": json.loads(json.dumps(settings, default=str)),  # Paths and tuples as JSON has them.
+        # Seconds of each phase so far and the total (phases.py): the exit adds the files and the last cell.
+        "phase_seconds": phases.seconds(),
     }
     paths = write_results(output_dir, denoiser, results, data.x_test, noisy, denoised,
                           data.y_test, data.class_names, title, loss_name)
     phases.mark("files")
-    results["phase_seconds"] = phases.seconds()  # Seconds of each phase so far, and the total.
-    write_json(paths["metrics"], results)
-    phases.report_at_exit(paths["metrics"])  # Adds the last cell's seconds, and prints the total.
+    phases.report_at_exit(paths["metrics"])  # Adds the last phases to metrics.json, and prints the total.
     progress_png = output_dir / "progress.png"
     if progress_png.is_file():
         paths["progress"] = progress_png

@@ -72,7 +72,7 @@ class KillProofBackupAndRestore(keras.callbacks.BackupAndRestore):
             folders.remove_own_folder(backup_dir)  # An empty, half-made or damaged backup of ours.
             folders.make_own_folder(backup_dir)
             write_json(backup_dir / SETTINGS_FILE, settings)
-            write_text(backup_dir / RUN_NAME_FILE, time.strftime("%Y%m%d-%H%M%S"))
+            write_text(backup_dir / RUN_NAME_FILE, _new_run_name(output_dir / TENSORBOARD_DIR))
         self.run_name = _run_name(backup_dir)
         self.tensorboard_dir = str(output_dir / TENSORBOARD_DIR / self.run_name)
         errors.INTERRUPTED_HINT = "run the same command again to resume from the last finished epoch"
@@ -106,6 +106,15 @@ class KillProofBackupAndRestore(keras.callbacks.BackupAndRestore):
             for variable, key in zip(random_states(self.model), saved.files, strict=True):
                 variable.assign(saved[key])
         self.model._initial_epoch = metadata["epoch"]
+
+
+def _new_run_name(taken_in: Path) -> str:
+    """The time now, e.g. "20261203-141502", with "-2", "-3"... if a run of that second has it."""
+    name = time.strftime("%Y%m%d-%H%M%S")
+    suffix = 1
+    while (taken_in / (name if suffix == 1 else f"{name}-{suffix}")).exists():
+        suffix += 1
+    return name if suffix == 1 else f"{name}-{suffix}"
 
 
 def _run_name(backup_dir: Path) -> str:

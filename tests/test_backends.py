@@ -63,6 +63,8 @@ def test_tensorboard_where_tensorflow_is_installed_and_one_line_where_not(tmp_pa
         assert logged == {"train", "validation"}
     else:
         assert result.returncode == 2 and not out.exists()
+        missing = [name for name in ("tensorflow", "tensorboard") if not importlib.util.find_spec(name)]
+        verb = "is" if len(missing) == 1 else "are"
         assert result.stderr.strip().splitlines() == [
-            "error: --tensorboard writes TensorFlow's summaries, and TensorFlow or TensorBoard is missing "
-            f"beside the {keras.backend.backend()} backend: pip install tensorflow tensorboard"]
+            f"error: --tensorboard writes TensorFlow's summaries, and {' and '.join(missing)} {verb} missing "
+            f"beside the {keras.backend.backend()} backend: pip install {' '.join(missing)}"]

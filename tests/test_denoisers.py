@@ -179,8 +179,8 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
         "train_images", "test_images", "settings", "phase_seconds"}
     # Where the time went: every phase, adding up to the run's time, which the last line gives.
     phases = results["phase_seconds"]
-    assert list(phases) == ["start-up", "data", "model", "training", "tracing", "files", "scoring", "own image",
-                            "total"]
+    assert list(phases) == ["start-up", "data", "model", "tracing", "training", "scoring", "files",
+                            "own image", "total"]
     assert sum(phases.values()) - phases["total"] == pytest.approx(phases["total"], abs=0.05)
     assert phases["total"] <= wall and phases["training"] > 0
     assert result.stdout.strip().splitlines()[-1].startswith(f"wall time {phases['total']:.1f} s: ")

@@ -73,3 +73,23 @@ def test_per_device_seeds_draw_as_a_plain_generator_on_one_device():
     generator = parallel.PerDeviceSeedGenerator(7)
     first = keras.ops.convert_to_numpy(keras.random.normal((3,), seed=generator))
     assert not np.array_equal(first, keras.ops.convert_to_numpy(keras.random.normal((3,), seed=generator)))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="MirroredStrategy is TensorFlow's")
+def test_a_device_with_no_image_predicts_on_one_black_image_and_returns_none():
+    """What the MirroredStrategy of spread_over_devices does to Keras' predict step on each
+    device: an empty share becomes one black image, whose output is dropped again."""
+    import tensorflow as tf
+
+    seen = []
+
+    def predict_step(images):
+        seen.append(int(tf.shape(images)[0]))
+        return images * 2 + 1
+
+    step = parallel._never_empty(predict_step)
+    empty = tf.zeros((0, 4, 4, 1))
+    assert tuple(step(empty).shape) == (0, 4, 4, 1) and seen == [1]
+    three = tf.ones((3, 4, 4, 1))
+    np.testing.assert_array_equal(step(three).numpy(), np.full((3, 4, 4, 1), 3.0))
+    assert seen == [1, 3]  # A share with images runs as it is.

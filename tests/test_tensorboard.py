@@ -1,8 +1,10 @@
 """--tensorboard: the event files a run writes, read back with TensorBoard's own
-reader and checked against training_log.csv; the validation digits' picture
-every epoch; one folder per run; and one line where TensorFlow is missing."""
+reader and checked against training_log.csv; the validation images' picture
+every epoch; one folder per run (per training in compare_decoders.py); and
+one line where TensorFlow is missing."""
 
 import importlib.util
+import re
 
 import keras
 import numpy as np
@@ -77,10 +79,10 @@ def test_learning_rate_follows_the_cosine_decay(logged_run):
 
 
 @pytest.mark.slow
-def test_validation_digits_every_epoch(logged_run):
+def test_validation_images_every_epoch(logged_run):
     out, _ = logged_run
     (run_dir,) = (out / "tensorboard").iterdir()
-    _, images, steps = events(run_dir / "validation")
+    _, images, steps = events(run_dir / progress.TENSORBOARD_IMAGES_DIR)
     pictures = images[progress.TENSORBOARD_IMAGES]
     assert steps[progress.TENSORBOARD_IMAGES] == list(range(EPOCHS))
     count, gap = progress.IMAGES_SHOWN, 3
@@ -89,14 +91,31 @@ def test_validation_digits_every_epoch(logged_run):
 
 
 @pytest.mark.slow
-def test_a_new_run_gets_a_folder_of_its_own(logged_run, tmp_path):
-    out, _ = logged_run
-    before = {p.name for p in (out / "tensorboard").iterdir()}
+def test_every_new_run_gets_a_folder_of_its_own(tmp_path):
     data = sparse_digits(tmp_path / "data", 200, seed=3)
-    run_in_process("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
-                   "--limit", "100", "--epochs", "1", "--images-per-epoch", "64", "--tensorboard")
-    after = {p.name for p in (out / "tensorboard").iterdir()}
-    assert before < after and len(after) == 2
+    for _ in range(2):  # Within the same second too.
+        run_in_process("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(tmp_path),
+                       "--limit", "100", "--epochs", "1", "--images-per-epoch", "64", "--tensorboard")
+    runs = sorted((tmp_path / "tensorboard").iterdir())
+    assert len(runs) == 2
+    for run_dir in runs:  # Each holds one run's epoch: step 0, once.
+        assert events(run_dir / "train")[2]["epoch_loss"] == [0]
+
+
+@pytest.mark.slow
+def test_compare_decoders_logs_each_training_as_a_run(tmp_path):
+    data = sparse_digits(tmp_path / "data", 300, seed=4)
+    flags = ("--data-dir", str(data), "--output-dir", str(tmp_path / "out"), "--limit", "128",
+             "--epochs", "2", "--images-per-epoch", "256", "--seeds", "1", "--tuning-images", "8",
+             "--tensorboard")
+    variables = run_in_process("compare_decoders.py", *flags)
+    runs = sorted((tmp_path / "out" / "tensorboard" / "noise-0.5").iterdir())
+    assert [run.name for run in runs] == sorted(
+        re.sub(r"[^A-Za-z0-9.]+", "-", name) + "-seed-42" for name in variables["DECODERS"])
+    for run_dir in runs:
+        scalars, _, steps = events(run_dir / "train")
+        assert steps["epoch_loss"] == [0, 1] and steps["epoch_learning_rate"] == [0, 1]
+        assert scalars["epoch_loss"][1] < scalars["epoch_loss"][0]
 
 
 def test_without_tensorflow_it_is_one_line_before_any_work(tmp_path, monkeypatch):
@@ -108,6 +127,6 @@ def test_without_tensorflow_it_is_one_line_before_any_work(tmp_path, monkeypatch
                                       "--data-dir", str(tmp_path / "nothing"), "--tensorboard")
     assert code == 2
     assert stderr.strip().splitlines() == [
-        "error: --tensorboard writes TensorFlow's summaries, and TensorFlow or TensorBoard is missing "
-        f"beside the {keras.backend.backend()} backend: pip install tensorflow tensorboard"]
+        "error: --tensorboard writes TensorFlow's summaries, and tensorflow is missing beside the "
+        f"{keras.backend.backend()} backend: pip install tensorflow"]
     assert not out.exists()  # Refused before anything was made or loaded.
