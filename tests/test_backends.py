@@ -60,7 +60,7 @@ def test_tensorboard_where_tensorflow_is_installed_and_one_line_where_not(tmp_pa
                          check=installed)
     if installed:
         logged = {p.parent.name for p in (out / "tensorboard").rglob("events.out.tfevents.*")}
-        assert logged == {"train", "validation"}
+        assert logged == {"train", "validation", "images"}
     else:
         assert result.returncode == 2 and not out.exists()
         missing = [name for name in ("tensorflow", "tensorboard") if not importlib.util.find_spec(name)]
