@@ -227,7 +227,8 @@ build_autoencoder(input_shape=(28, 28, 1)).summary()
 # cut into epochs of `IMAGES_PER_EPOCH` noisy images whatever the dataset's
 # size. The callbacks back the run up after every epoch (stop it, run the same
 # command again, and it resumes), log every epoch, stop on a NaN loss, and
-# draw the denoiser's progress.
+# draw the denoiser's progress; with TENSORBOARD, Keras' TensorBoard callback
+# logs the curves for `tensorboard --logdir outputs`.
 
 # %%
 # Keras runs `steps_per_execution` steps per call into the compiled graph and always whole
