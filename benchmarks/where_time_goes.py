@@ -21,7 +21,6 @@ where_time_goes.json next to this file.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -33,17 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "denoise_transpose_mnist.py"
 sys.path.insert(0, str(ROOT))
 
-from denoise_kit.phases import PHASES  # noqa: E402  (the kit, found through sys.path above)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from denoise_kit.hardware import cpu_model  # noqa: E402  (the kit, found through sys.path above)
+from denoise_kit.phases import PHASES  # noqa: E402
 
 
 def one_run(variant: str, extra: list[str]) -> dict:

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from denoise_kit.files import write_json
+from denoise_kit.notebook import running_in_notebook
 
 
 def _seconds_since_process_start() -> float:
@@ -48,6 +49,7 @@ _started = time.perf_counter() - _seconds_since_process_start()
 _last_mark = _started
 _seconds: dict[str, float] = {}
 _exit_report: dict[str, Path] = {}
+_registered = False  # Whether _report is registered with atexit (once per process).
 _runs = 0  # Runs begun in this process.
 
 
@@ -94,18 +96,13 @@ def report_at_exit(metrics_path: str | os.PathLike[str]) -> None:
     """When this process ends, count the time since the last mark as the script's last
     cell ('own image'), store every phase in metrics.json and print the total and the
     biggest phases. Only from a terminal: in a notebook the kernel outlives the run."""
-    from denoise_kit import notebook
-
-    if notebook.running_in_notebook():
-        return
     global _registered
+    if running_in_notebook():
+        return
     if not _registered:
         atexit.register(_report)
         _registered = True
     _exit_report["metrics"] = Path(metrics_path)
-
-
-_registered = False
 
 
 def forget() -> None:
