@@ -32,7 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "denoise_transpose_mnist.py"
 sys.path.insert(0, str(ROOT))
 
-from denoise_kit.hardware import cpu_model  # noqa: E402  (the kit, found through sys.path above)
+import denoise_kit.quiet  # noqa: E402, F401  (the kit, found through sys.path above; hides TensorFlow's start-up lines)
+
+from denoise_kit.hardware import cpu_model  # noqa: E402
 from denoise_kit.phases import PHASES  # noqa: E402
 
 
