@@ -12,7 +12,8 @@ Run it:
     python denoise_transpose_mnist.py --denoise my_digit.png --add-noise   # your own image
 
 It writes reconstructions.png, progress.png, history.png, metrics.json,
-training_log.csv and model.keras to outputs/denoise_transpose_mnist/. Stop it
+training_log.csv and model.keras to outputs/denoise_transpose_mnist/ (and, with --tensorboard, a
+tensorboard/ folder). Stop it
 at any time (Ctrl-C) and run the same command again: training resumes from
 the last finished epoch and ends with the numbers an unbroken run gives.
 Open it as a notebook to run it cell by cell: `jupytext --to ipynb
@@ -82,7 +83,7 @@ OUTPUT_DIR = "outputs/denoise_transpose_mnist"  # Where the pictures, metrics an
 DENOISE: tuple[str, ...] = ()  # Your own PNG/JPEG files: train nothing, denoise them with model.keras.
 ADD_NOISE = False  # With DENOISE: add NOISE_FACTOR noise to them first, to see the denoiser at work.
 INVERT = False  # With DENOISE: for dark strokes on a light background.
-TENSORBOARD = False  # Also log to OUTPUT_DIR/tensorboard; see it with `tensorboard --logdir outputs`.
+TENSORBOARD = False  # Also log curves and pictures to OUTPUT_DIR/tensorboard/<start time> (see the README).
 
 # %%
 # Flags rewrite the UPPERCASE constants above for one run, in place (in a notebook no flags are
@@ -218,8 +219,11 @@ build_autoencoder(input_shape=(28, 28, 1)).summary()
 # cut into epochs of `images_per_epoch` noisy images whatever the dataset's
 # size. The callbacks back the run up after every epoch (stop it, run the same
 # command again, and it resumes), log every epoch, stop on a NaN loss, and
-# draw the denoiser's progress; with TENSORBOARD, Keras' TensorBoard callback
-# logs the curves for `tensorboard --logdir outputs`.
+# draw the denoiser's progress. With `TENSORBOARD = True` (`--tensorboard`),
+# Keras' TensorBoard callback also logs the loss, PSNR and learning rate per
+# epoch, and ProgressSnapshots a picture of its validation images: view them
+# with `tensorboard --logdir outputs` (in a notebook: `%load_ext tensorboard`,
+# then `%tensorboard --logdir outputs`).
 
 # %%
 # Keras runs `steps_per_execution` steps per call into the compiled graph and always whole
@@ -237,18 +241,18 @@ title = f"Conv2DTranspose denoiser on {DATASET}, noise {NOISE_FACTOR:g}"
 # random state: resumes a stopped run (with the same settings: others get one line), and keeps
 # OUTPUT_DIR for this run alone (a second run into it gets one line).
 backup = resume.KillProofBackupAndRestore(OUTPUT_DIR, settings)
+# OUTPUT_DIR/tensorboard/<start time>: the backup keeps the run's name, so a resumed run logs on there.
+tensorboard_dir = backup.tensorboard_dir if TENSORBOARD else None
 callbacks = [
     backup,  # First: the backup is on disk before the log says the epoch is done.
     # progress.png; it also adds each epoch's seconds to the logs, so it goes before the CSVLogger.
     progress.ProgressSnapshots(data.x_val, x_val_noisy, OUTPUT_DIR, title=title,
-                               tensorboard_dir=backup.tensorboard_dir if TENSORBOARD else None),
+                               tensorboard_dir=tensorboard_dir),  # With TENSORBOARD: a picture per epoch.
     keras.callbacks.CSVLogger(f"{OUTPUT_DIR}/training_log.csv", append=backup.resuming),
     keras.callbacks.TerminateOnNaN(),
 ]
-if TENSORBOARD:  # Per epoch: loss, PSNR, their validation values, the learning rate
-    # (ProgressSnapshots, above, adds the pictures of its validation images).
-    # One folder per run, and a resumed run goes on in its folder.
-    callbacks.append(keras.callbacks.TensorBoard(backup.tensorboard_dir))
+if TENSORBOARD:  # Per epoch: loss, PSNR and their validation values, the learning rate, epoch_seconds.
+    callbacks.append(keras.callbacks.TensorBoard(log_dir=tensorboard_dir))
 # A resumed run picks the stream up where it stopped: the same batches as an unbroken run.
 clean_batches = batches.image_batches(data.x_train, batch_size=BATCH_SIZE, seed=SEED,
                                       first_step=backup.finished_epochs * steps_per_epoch)
