@@ -1,8 +1,8 @@
-"""Figures the scripts save: image grids, small annotated arrays, loss curves.
+"""Figures the scripts save: image grids, loss curves, error maps.
 
 Every figure is written atomically (temporary file, then rename) and closed.
 In a notebook it also shows under its cell. As a program, matplotlib renders
-off-screen (Agg) unless a demo's SHOW asks for windows (`setup_matplotlib`).
+off-screen (Agg).
 """
 
 from __future__ import annotations
@@ -17,24 +17,12 @@ import numpy as np
 from denoise_kit.files import atomic_path
 from denoise_kit.notebook import running_in_notebook
 
-_SHOW = False
 if not running_in_notebook() and "MPLBACKEND" not in os.environ:
     matplotlib.use("Agg")  # Off-screen: no window, no display needed, faster.
 
 
-def setup_matplotlib(show: bool = False) -> None:
-    """Render off-screen unless `show` is asked for and a display exists."""
-    global _SHOW
-    has_display = os.name == "nt" or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    _SHOW = show and has_display and not running_in_notebook()
-    if _SHOW:
-        import matplotlib.pyplot as plt
-
-        plt.switch_backend(matplotlib.rcParamsOrig["backend"])  # The platform's own windows.
-
-
 def save_figure(fig, path: str | os.PathLike[str]) -> Path:
-    """Save `fig` as PNG atomically; show it too when --show was given."""
+    """Save `fig` as PNG atomically; in a notebook, show it under the cell too."""
     import matplotlib.pyplot as plt
 
     path = Path(path)
@@ -44,8 +32,6 @@ def save_figure(fig, path: str | os.PathLike[str]) -> Path:
         from IPython.display import Image, display
 
         display(Image(filename=str(path)))  # Under the cell that made it, whatever the backend.
-    elif _SHOW:
-        plt.show()
     plt.close(fig)
     return path
 
@@ -58,22 +44,6 @@ def show_image(ax, image: np.ndarray, title: str | None = None, vmin: float = 0.
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=fontsize)
-
-
-def show_array(ax, array: np.ndarray, title: str | None = None, fmt: str = "{:g}") -> None:
-    """Draw a small 2-D array as grey cells with each value written in it."""
-    array = np.asarray(array, dtype=float).squeeze()
-    lo, hi = float(array.min()), float(array.max())
-    ax.imshow(array, cmap="gray", vmin=lo, vmax=hi if hi > lo else lo + 1, interpolation="nearest")
-    middle = (lo + hi) / 2
-    fontsize = max(5, 12 - array.shape[1] // 2)
-    for (row, col), value in np.ndenumerate(array):
-        ax.text(col, row, fmt.format(round(value, 2)), ha="center", va="center",
-                fontsize=fontsize, color="black" if value > middle else "white")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    if title:
-        ax.set_title(title, fontsize=10)
 
 
 def image_rows(
@@ -268,16 +238,3 @@ def psnr_vs_noise(noise_factors: Sequence[float],
     ax.legend(fontsize=8)
     fig.tight_layout()
     return save_figure(fig, path)
-
-
-def outline_cells(ax, top: int, left: int, height: int = 1, width: int = 1, colour: str = "tab:orange",
-                  linestyle: str = "-", linewidth: float = 2.5, inset: float = 0.0) -> None:
-    """Draw a box around cells [top, top + height) x [left, left + width) of an
-    array drawn by `show_array` (not clipped, so a box on the edge is whole).
-    `inset` (in cells) pulls the box inwards, so boxes of neighbouring cells
-    do not draw over each other."""
-    from matplotlib.patches import Rectangle
-
-    ax.add_patch(Rectangle((left - 0.5 + inset, top - 0.5 + inset), width - 2 * inset, height - 2 * inset,
-                           fill=False, edgecolor=colour, linestyle=linestyle, linewidth=linewidth,
-                           clip_on=False))

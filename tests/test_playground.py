@@ -31,7 +31,10 @@ def trained_outputs(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def transpose_demo(tmp_path_factory) -> dict:
-    return run_in_process("transpose_demo.py", "--output-dir", str(tmp_path_factory.mktemp("demo")))
+    """transpose_demo.py's globals, run from an empty folder (its figures go there)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path_factory.mktemp("demo"))
+        return run_in_process("transpose_demo.py")
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
