@@ -5,13 +5,16 @@ encoder, same number of parameters within 5%, same data, noise and training
 budget) with the same seeds, scores them against classical denoisers on the
 same noisy test images, and says which wins and whether the difference is
 larger than the seed-to-seed spread.
-Accelerator: optional (a 2-core CPU trains all 12 models in 11 to 16 minutes)
+Accelerator: optional (a 2-core CPU took 16 minutes for the 12 trainings, 4 decoders x 3
+seeds, while another job shared it: a rough time, docs/speed.md)
 
 "The scripts" below are denoise_transpose_mnist.py and
 denoise_upsampling_notmnist.py: the keras.io denoising autoencoder with a
-wider encoder (32 then 64 filters, and a bottleneck Conv2D), fresh noise for
-every batch and a 1x1 output layer. This notebook keeps their encoder and
-training and swaps only the decoder.
+wider encoder (32 then 64 filters, and one more Conv2D on the 7x7 code),
+fresh noise for every batch and a 1x1 output layer. This notebook keeps their encoder, loss,
+optimizer and fresh noise, gives every decoder one smaller budget (5 epochs
+of 8,000 images at batch 16) and the UpSampling2D script's decoder widths,
+and changes only how the decoder upsamples.
 
 Run it:
     python compare_decoders.py                      # MNIST, 5 x 8,000 images, 3 seeds
@@ -31,7 +34,14 @@ cell: `jupytext --to ipynb compare_decoders.py`, or VS Code's "Run Cell".
 # ## Setup
 
 # %%
-import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up lines; fixable errors print one line)
+try:  # First: hides TensorFlow's start-up lines, and shows an error you can fix as one line.
+    import denoise_kit.quiet  # noqa: F401
+except ModuleNotFoundError as missing:
+    if missing.name != "denoise_kit":
+        raise
+    raise ModuleNotFoundError("denoise_kit, the project's helper package, is not installed: run "
+                              "`pip install .` in a clone of the project (Colab: `!pip install "
+                              "git+<its address>`)") from None
 
 import keras
 from keras import layers, ops
@@ -89,7 +99,9 @@ machine = hardware.configure(PRECISION, batch_size=BATCH_SIZE, steps_per_executi
 # trains on the same images, for the same number of steps.
 
 # %%
-# shared_by: with several devices the validation set is cut to a multiple of their number.
+# The scripts' split: the first tenth of the training images is held out for validation (unused
+# here), so every decoder trains on exactly the scripts' training images. shared_by: with several
+# devices, that tenth is rounded to a multiple of their number, as in the scripts.
 data = datasets.denoising_splits(DATASET, DATA_DIR, limit=LIMIT, shared_by=machine.devices)
 
 # About IMAGES_PER_EPOCH images: a whole number of executions (Keras runs each one in full).
@@ -201,15 +213,22 @@ DECODERS = {
 # another noise level only add trainings; other settings start afresh.
 
 # %%
+# The ledger: every classical score and finished training, kept in progress.json; write_results
+# reads it at the end.
 run = comparison.Comparison(CONFIG, machine, data, x_test_noisy, decoders=list(DECODERS),
                             images_per_epoch=steps_per_epoch * BATCH_SIZE)  # As trained, after rounding.
 
 # %% [markdown]
 # ## The yardstick: classical denoisers
 #
-# Median, Gaussian, total variation, wavelet and non-local means filters (and
-# BM3D, if installed), each with its one parameter tuned on a few noisy
-# training images, with noise of their own.
+# No post has these. They answer another question: is either decoder worth
+# training at all, against a filter that needs no training? Each has one
+# parameter, picked for the best mean PSNR on TUNING_IMAGES noisy training
+# images (with noise of their own): the median filter its window size, the
+# Gaussian filter its sigma, total variation (smooths while keeping edges)
+# its weight, the wavelet filter (drops small wavelet coefficients) its noise
+# sigma, non-local means (averages similar patches) its h, a multiple of the
+# estimated noise. BM3D joins them if installed.
 
 # %%
 x_tuning = data.x_train[:TUNING_IMAGES]
@@ -252,6 +271,7 @@ for noise_factor, name, seed in run.trainings_to_do():  # Only those progress.js
               steps_per_epoch=steps_per_epoch, epochs=EPOCHS, shuffle=False,  # The stream is shuffled.
               verbose=0, callbacks=callbacks)
     x_denoised, inference_ms = timing.predict_timed(denoiser, x_test_noisy[noise_factor], INFERENCE_BATCH)
+    # Scores x_denoised (PSNR, SSIM, checkerboard share) and records it in progress.json.
     run.save_training(noise_factor, name, seed, denoiser, x_denoised, timer.seconds, inference_ms)
 
 # %% [markdown]
@@ -260,9 +280,25 @@ for noise_factor, name, seed in run.trainings_to_do():  # Only those progress.js
 # A gap between two decoders counts only when it is larger than what changing
 # the seed does: both are compared seed by seed, and a difference whose 95%
 # confidence interval includes 0 is a tie. The table also says how fast each
-# one trains and denoises, and how much of its error is a checkerboard
-# pattern (artifacts.png shows where).
+# one trains and denoises, and its checkerboard. For that, each test image's
+# error is Fourier-transformed: of a 28x28 image's 783 non-constant
+# frequencies, 15 are patterns that repeat every 2 or 4 pixels (what stride-2
+# upsampling can leave), along rows, columns or both. White noise spreads its
+# power evenly, so 15/783 = 0.019 of it lands there: near that means no
+# pattern, several times more a pattern, far below an error smoother than
+# noise (artifacts.png shows where; details in docs/how-it-works.md, "How
+# compare_decoders.py decides").
+#
+# At the defaults (docs/results.md, 3 seeds), UpSampling2D nearest + Conv2D
+# scored best, 19.34 dB, with Conv2DTranspose kernel 4 0.09 dB behind, kernel
+# 3 0.13 dB and bilinear upsampling 0.48 dB, each gap beyond the seed spread,
+# and no decoder left a checkerboard. MachineCurve's post found
+# Conv2DTranspose clearly better, but its two models differ in size and
+# design (benchmarks/machinecurve_autoencoders.py); with equal parameters the
+# gap here is a tenth of a dB, the other way.
 
 # %%
-summary = comparison.write_results(run)  # results.md, results.json, comparison.png, artifacts.png...
+# Per noise level: mean and standard deviation over the seeds, the paired 95% intervals (t with
+# SEEDS - 1 degrees of freedom) and the verdict; results.md, results.json, comparison.png, artifacts.png.
+summary = comparison.write_results(run)
 print(summary)  # Each noise level's table and verdict.

@@ -27,7 +27,14 @@ only (127.0.0.1) unless HOST says otherwise.
 # ## Setup
 
 # %%
-import denoise_kit.quiet  # noqa: F401  (first: hides TensorFlow's start-up lines; errors you can fix print one line)
+try:  # First: hides TensorFlow's start-up lines, and shows an error you can fix as one line.
+    import denoise_kit.quiet  # noqa: F401
+except ModuleNotFoundError as missing:
+    if missing.name != "denoise_kit":
+        raise
+    raise ModuleNotFoundError("denoise_kit, the project's helper package, is not installed: run "
+                              "`pip install .` in a clone of the project (Colab: `!pip install "
+                              "git+<its address>`)") from None
 
 from denoise_kit import cli, playground_app
 

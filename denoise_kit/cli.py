@@ -12,7 +12,9 @@ kernel's own arguments are ignored and the constants stay as the cells set them.
 
 A denoising script given `--denoise a.png b.png` (its constant `DENOISE`)
 trains nothing: the files go through the model it trained before, and the
-script ends there (see own_images.py).
+script ends there (see own_images.py). Any other run of a script with an
+OUTPUT_DIR takes that folder for itself here, before anything is loaded or
+printed: a second run into it stops at once, with one line (folders.py).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from denoise_kit import phases
+from denoise_kit import folders, phases
 from denoise_kit.errors import ConfigError
 from denoise_kit.files import make_writable_folder
 from denoise_kit.notebook import running_in_notebook
@@ -63,7 +65,9 @@ def override_from_flags(namespace: MutableMapping[str, Any], argv: list[str] | N
     config = {name: namespace[name] for name in names}
     check(config, spell=flag_of if as_program else str)
     if config.get("DENOISE"):
-        _denoise_and_exit(config, as_program)
+        _denoise_and_exit(config, as_program)  # Reads the folder's model: no lock needed.
+    if "OUTPUT_DIR" in config:
+        folders.hold(config["OUTPUT_DIR"])  # This run's alone until it ends (a second run: one line).
     return config
 
 

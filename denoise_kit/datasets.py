@@ -1,9 +1,11 @@
 """MNIST, notMNIST and Fashion-MNIST loaders that work offline, online and
 with messy files.
 
-The loaders return ``(x_train, y_train), (x_test, y_test)``: images as
-float32 in [0, 1] with shape (N, 28, 28, 1), labels as uint8. They print one
-line saying where the data came from and how it was split.
+``load_data`` returns what ``keras.datasets.mnist.load_data()`` returns:
+``(x_train, y_train), (x_test, y_test)``, uint8 images of shape (N, 28, 28)
+and uint8 labels. ``load_dataset`` returns the same images as float32 in
+[0, 1] with shape (N, 28, 28, 1). Both print one line saying where the data
+came from and how it was split.
 
 Where the data is looked for, first hit wins:
 
@@ -57,7 +59,10 @@ from denoise_kit.errors import ConfigError, DataError
 from denoise_kit.idx import read_idx
 
 DATA_DIR_ENV = "DENOISE_DATA_DIR"
-DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+_PROJECT = Path(__file__).resolve().parent.parent
+# data/ beside the scripts in a clone of the project (an editable install too); an installed
+# copy of the kit (a notebook in Colab or another folder) uses data/ in the current folder.
+DEFAULT_DATA_DIR = _PROJECT / "data" if (_PROJECT / "pyproject.toml").is_file() else Path("data")
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0  # Fixed, so changing a script's SEED never moves the test set.
 IMAGE_SHAPE = (28, 28)
@@ -130,15 +135,20 @@ def keras_cache_dir() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser() / "datasets"
 
 
-def load_dataset(
+def load_data(
     name: str,
     data_dir: str | os.PathLike[str] | None = None,
     split_seed: int = SPLIT_SEED,
     verbose: bool = True,
     download: bool = True,
 ) -> Splits:
-    """Load "mnist", "notmnist" or "fashion_mnist" from the first source found
-    (see the module docstring). With ``download=False`` only local files are tried."""
+    """Load "mnist", "notmnist" or "fashion_mnist" as keras.datasets.mnist.load_data()
+    loads MNIST: uint8 images (N, 28, 28) and labels, train and test.
+
+    The files come from the first source found (see the module docstring), each
+    download checked by its hash; a source with one split has its duplicates removed
+    and a fixed fifth held out as the test set. With ``download=False`` only local
+    files are tried."""
     finders = {
         "mnist": ("MNIST", _find_mnist),
         "notmnist": ("notMNIST", _find_notmnist),
@@ -146,8 +156,17 @@ def load_dataset(
     }
     if name not in finders:
         raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(finders)}")
+    phases.mark("start-up")  # Python, the imports, the flags and the devices: all before the data.
     title, find = finders[name]
-    return _finish(title, find(resolve_data_dir(data_dir), download), split_seed, verbose)
+    splits = _finish(title, find(resolve_data_dir(data_dir), download), split_seed, verbose)
+    phases.mark("data")
+    return splits
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, **options) -> Splits:
+    """`load_data`, with the images as float32 in [0, 1] and shape (N, 28, 28, 1)."""
+    (x_train, y_train), (x_test, y_test) = load_data(name, data_dir, **options)
+    return (_to_float(x_train), y_train), (_to_float(x_test), y_test)
 
 
 # --------------------------------------------------------------------------- MNIST
@@ -496,7 +515,7 @@ def _finish(name: str, raw: RawData, split_seed: int, verbose: bool) -> Splits:
             f"{len(x_train):,} train / {len(x_test):,} test",
             flush=True,
         )
-    return (_to_float(x_train), y_train), (_to_float(x_test), y_test)
+    return (x_train, y_train), (x_test, y_test)
 
 
 # -------------------------------------------------------------- for training scripts
@@ -525,7 +544,6 @@ def denoising_splits(name: str, data_dir: str | os.PathLike[str] | None = None, 
     share: the validation set is cut to a whole multiple of their number (at
     most shared_by - 1 images fewer; Keras' TensorFlow trainer stops on a
     validation batch that doesn't split evenly)."""
-    phases.mark("start-up")  # Python, the imports, the flags and the devices: all before the data.
     (x_train, _), (x_test, y_test) = load_dataset(name, data_dir)
     x_train = x_train[:limit]
     n_val = round(len(x_train) * validation_fraction)
@@ -537,5 +555,4 @@ def denoising_splits(name: str, data_dir: str | os.PathLike[str] | None = None, 
     if len(x_val) == 0:
         raise ConfigError(f"the validation set needs at least {shared_by} images, one per device: "
                           "raise --limit")
-    phases.mark("data")
     return DenoisingData(x_train, x_val, x_test, y_test, CLASS_NAMES[name])

@@ -1,9 +1,9 @@
-"""The results of a denoising run: the test set scored, and every result file
-written (reconstructions.png, history.png, model.keras, metrics.json), then
-the closing table.
+"""The results of a denoising run, once the script has scored its test set:
+every result file written (reconstructions.png, history.png, model.keras,
+metrics.json), then the closing table.
 
-    results.score_and_save(OUTPUT_DIR, denoiser, data, x_test_noisy, x_test_denoised,
-                           settings=settings, device=machine.description, title=TITLE)
+    results.save(OUTPUT_DIR, denoiser, scores, x_test, x_test_noisy, x_test_denoised, y_test,
+                 train_images=len(x_train), settings=settings, device=machine.description, title=title)
 """
 
 from __future__ import annotations
@@ -117,42 +117,44 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
         print(f"{name:>16}: {shown}")
 
 
-def score_and_save(output_dir: str | os.PathLike[str], denoiser, data, noisy: np.ndarray,
-                   denoised: np.ndarray, *, settings: dict[str, Any], device: str, title: str,
-                   loss_name: str = "binary cross-entropy") -> dict[str, Any]:
-    """Score the test set, write every result file (metrics.json with the
-    settings of the run) and print the closing table; return the scores.
+def save(output_dir: str | os.PathLike[str], denoiser, scores: dict[str, float], clean: np.ndarray,
+         noisy: np.ndarray, denoised: np.ndarray, labels: np.ndarray, *, train_images: int,
+         settings: dict[str, Any], device: str, title: str,
+         loss_name: str = "binary cross-entropy") -> dict[str, Any]:
+    """Write every result file (metrics.json with `scores` and the settings of the
+    run), print the closing table, and return what metrics.json holds.
 
-    A loss that became NaN (TerminateOnNaN stopped training) ends here with
-    one line instead, and what an earlier run left is kept as it was.
+    `scores`: the test set's mean "psnr_noisy", "psnr_denoised", "ssim_noisy" and
+    "ssim_denoised". A loss that became NaN (TerminateOnNaN stopped training) ends
+    here with one line instead, and what an earlier run left is kept as it was.
     """
     import keras
 
+    from denoise_kit.datasets import CLASS_NAMES
+
     output_dir = Path(output_dir)
-    phases.mark("scoring")  # The end of fit, and the script's predict on the test set.
+    phases.mark("scoring")  # The end of fit, the script's predict and its scores.
     try:
         check_finite(output_dir / "training_log.csv")
     except TrainingDiverged:
         resume.remove_backup(output_dir)  # NaN weights: a run with a lower learning rate starts afresh.
         raise
-    scores = evaluate(data.x_test, noisy, denoised)
-    phases.mark("scoring")
     results = {
-        **scores,
+        **{name: float(value) for name, value in scores.items()},
         "params": denoiser.count_params(),
         **training_time(output_dir, settings["trained_images_per_epoch"]),
         "backend": keras.backend.backend(),
         "device": device,
         "noise_factor": settings["NOISE_FACTOR"],
         "seed": settings["SEED"],
-        "train_images": len(data.x_train),
-        "test_images": len(data.x_test),
+        "train_images": train_images,
+        "test_images": len(clean),
         "settings": json.loads(json.dumps(settings, default=str)),  # Paths and tuples as JSON has them.
         # Seconds of each phase so far and the total (phases.py): the exit adds the files and the last cell.
         "phase_seconds": phases.seconds(),
     }
-    paths = write_results(output_dir, denoiser, results, data.x_test, noisy, denoised,
-                          data.y_test, data.class_names, title, loss_name)
+    paths = write_results(output_dir, denoiser, results, clean, noisy, denoised, labels,
+                          CLASS_NAMES[settings["DATASET"]], title, loss_name)
     phases.mark("files")
     phases.report_at_exit(paths["metrics"])  # Adds the last phases to metrics.json, and prints the total.
     progress_png = output_dir / "progress.png"

@@ -76,7 +76,7 @@ class KillProofBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.run_name = _run_name(backup_dir)
         self.tensorboard_dir = str(output_dir / TENSORBOARD_DIR / self.run_name)
         errors.INTERRUPTED_HINT = "run the same command again to resume from the last finished epoch"
-        # Kept when training ends: results.score_and_save removes it once every result file is
+        # Kept when training ends: results.save removes it once every result file is
         # written, so a run that fails after training (a full disk) still resumes.
         super().__init__(str(backup_dir), delete_checkpoint=False)
 

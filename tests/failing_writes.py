@@ -2,8 +2,9 @@
 disk:  python tests/failing_writes.py POINT SCRIPT [ARGS...]
 
 POINT is where: "backup" (the second epoch's backup), "log" (the second
-epoch's line of training_log.csv), "picture" (the first figure), "model"
-(model.keras) or "results" (metrics.json). The write raises OSError ENOSPC,
+epoch's line of training_log.csv), "preview" (the first figure: the noisy
+inputs, before training), "picture" (the second figure, once training has
+begun), "model" (model.keras) or "results" (metrics.json). The write raises OSError ENOSPC,
 as the operating system does when the disk is full.
 """
 
@@ -44,10 +45,10 @@ if point in ("backup", "model", "log"):
         fail_on_call(keras.Model, "save", call=1)
     else:
         fail_on_call(keras.callbacks.CSVLogger, "on_epoch_end", call=2, filename_arg=False)
-elif point == "picture":
+elif point in ("preview", "picture"):
     import matplotlib.figure
 
-    fail_on_call(matplotlib.figure.Figure, "savefig", call=1)
+    fail_on_call(matplotlib.figure.Figure, "savefig", call=1 if point == "preview" else 2)
 elif point == "results":
     original_write_text = Path.write_text
 

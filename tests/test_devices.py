@@ -128,8 +128,8 @@ def test_denoise_one_picture_after_training_on_two_devices(tmp_path):
 
 def test_denoiser_trains_on_two_devices_with_uneven_sets(tmp_path):
     """121 test and 25 validation images: batches that don't split in two.
-    Validation keeps 24 images (Keras can't start it on uneven shares); every
-    test image is still scored."""
+    Validation keeps 24 images (Keras can't start it on uneven shares), the
+    25th trains; every test image is still scored."""
     data = sparse_digits(tmp_path / "data", 605, seed=5)
     out = tmp_path / "out"
     result = run_program("denoise_transpose_mnist.py", "--data-dir", str(data), "--output-dir", str(out),
@@ -139,7 +139,7 @@ def test_denoiser_trains_on_two_devices_with_uneven_sets(tmp_path):
     how = "DataParallel" if jax else "MirroredStrategy"
     assert f"data-parallel over 2 devices ({how})" in results["device"]
     assert "data-parallel over 2 devices" in result.stdout
-    assert "226 train / 24 validation / 121 test images" in result.stdout
+    assert "227 train / 24 validation / 121 test images" in result.stdout
     assert results["test_images"] == 121
     assert np.isfinite(results["psnr_denoised"]) and (out / "model.keras").is_file()
 

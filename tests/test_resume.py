@@ -83,11 +83,11 @@ def test_a_nan_loss_ends_with_one_line_and_no_results(tmp_path, nan_epoch):
         results.check_finite(tmp_path / "training_log.csv")
     assert "\n" not in str(error.value)
 
-    # results.score_and_save stops there, before scoring or writing anything, and drops the
-    # backup of NaN weights: the next run (with a lower learning rate) starts afresh.
+    # results.save stops there, before writing anything, and drops the backup of NaN
+    # weights: the next run (with a lower learning rate) starts afresh.
     with pytest.raises(TrainingDiverged, match=f"epoch {nan_epoch}"):
-        results.score_and_save(tmp_path, model, None, None, None, settings={"trained_images_per_epoch": 8},
-                               device="CPU", title="t")
+        results.save(tmp_path, model, {}, None, None, None, None, train_images=8,
+                     settings={"trained_images_per_epoch": 8}, device="CPU", title="t")
     assert (tmp_path / "metrics.json").read_text() == '{"earlier": "run"}\n'
     assert not [p.name for p in tmp_path.iterdir() if p.suffix in (".keras", ".png")]
     assert not (tmp_path / resume.BACKUP_DIR).exists()
@@ -103,7 +103,7 @@ def test_a_finite_run_passes_the_check(tmp_path):
     results.check_finite(tmp_path / "no_log_yet.csv")  # Nothing logged: nothing to say.
     # The backup outlives training: a failed write of the results (a full disk) can still resume.
     assert resume.finished_epochs(tmp_path) == 2
-    resume.remove_backup(tmp_path)  # What results.score_and_save does once everything is written.
+    resume.remove_backup(tmp_path)  # What results.save does once everything is written.
     assert not (tmp_path / resume.BACKUP_DIR).exists()
 
 
