@@ -3,7 +3,7 @@ Title: Denoising MNIST digits with a Conv2DTranspose autoencoder
 Description: A convolutional autoencoder learns to remove Gaussian noise from
 handwritten digits. Conv2D + MaxPooling2D shrink the image to a small code;
 strided Conv2DTranspose layers learn to grow it back, noise-free.
-Accelerator: optional (a CPU trains it in about two minutes)
+Accelerator: optional (139 s on a 2-core AMD EPYC CPU with the offline MNIST copy: docs/speed.md)
 
 Run it:
     python denoise_transpose_mnist.py                       # the tuned defaults below
@@ -44,11 +44,10 @@ another folder, install the helper package first (README, "Notebooks").
 #    here it learns to denoise from the first step;
 # 6. the output layer is a 1x1 convolution, not a 3x3 one.
 #
-# docs/results.md measures the batch and the budget; the 1x1 output layer does
-# a ninth of a 3x3 one's multiply-adds (1x1 against 3x3 was not compared), and
-# the scores there are with it. The other changes are not measured against
-# keras.io's recipe. The training images
-# lend a tenth to validation, watched every epoch; the test images are only
+# docs/results.md measures the batch size and the budget. Its scores use the
+# 1x1 output layer, which costs a ninth of a 3x3 one; the two were not
+# compared. The other changes are not measured against keras.io's recipe. The training images
+# lend a tenth, at most 1,000 images, to validation, watched every epoch; the test images are only
 # used for the final scores.
 #
 # `denoise_kit` is this project's helper package: the plumbing that is not the
@@ -84,7 +83,7 @@ from denoise_kit import batches, cli, datasets, hardware, parallel, progress, re
 # with the flag of the same name: `--noise-factor 0.8`, `--images-per-epoch
 # 2000` (`--help` lists them all). An epoch here is a number of noisy images,
 # not one pass over the data: at least 7,000, or a sixth of a large training
-# set (The data works it out).
+# set (the cell under "The data" works it out).
 
 # %%
 DATASET = "mnist"  # "mnist", "notmnist" or "fashion_mnist".
@@ -135,6 +134,8 @@ CONFIG = cli.override_from_flags(globals())
 # share every batch (data-parallel training): docs/backends-and-devices.md.
 
 # %%
+# machine: the precision policy, the number of devices and the steps per execution to use
+# (STEPS_PER_EXECUTION on one device with TensorFlow or JAX; 1 on PyTorch or several TF devices).
 machine = hardware.configure(PRECISION, batch_size=BATCH_SIZE, steps_per_execution=STEPS_PER_EXECUTION)
 
 # %% [markdown]
@@ -252,12 +253,12 @@ class FreshNoise(layers.Layer):
 # A third level (`FILTERS = (32, 64, 128)`) would grow 4x4 back to 32x32: a
 # Cropping2D layer then cuts it to 28x28 (none at the default two levels).
 #
-# Kernel 3 with stride 2 is the setting transpose_demo.py shows drawing a
-# checkerboard before any training. Trained, it leaves none that can be
-# measured in compare_decoders.py's trained decoders (narrower ones, 32 then
-# 16 filters): no repeating 2- or 4-pixel pattern in their errors
-# (docs/results.md; how it measures: docs/how-it-works.md). This script's own
-# model was not measured. `--kernel-size 4` gives a kernel the stride divides.
+# A transposed convolution whose kernel size the stride doesn't divide (here
+# 3 and 2) covers its output pixels unevenly, and can print a checkerboard
+# pattern (Odena et al., "Deconvolution and Checkerboard Artifacts", Distill
+# 2016; transpose_demo.py shows it). compare_decoders.py measures none in its
+# trained decoders (docs/results.md); this script's own model was not
+# measured. `--kernel-size 4` gives a kernel the stride divides.
 
 # %%
 def build_autoencoder(input_shape=(None, None, 1), filters=FILTERS, kernel_size=KERNEL_SIZE):
@@ -351,7 +352,7 @@ trainer = keras.Sequential([keras.Input(shape=(28, 28, 1)), FreshNoise(NOISE_FAC
 trainer.compile(
     optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE,
                                                                            EPOCHS * steps_per_epoch)),
-    # Cross-entropy, as in the posts: it pulls background pixels firmly to 0 and strokes to 1.
+    # Binary cross-entropy, as keras.io and MachineCurve use: pixels in [0, 1] as targets.
     loss="binary_crossentropy",
     metrics=[progress.psnr_metric],  # What a learner cares about, in dB, in the progress bar.
     steps_per_execution=machine.steps_per_execution,
@@ -374,8 +375,10 @@ trainer.fit(
 # the clean image) and SSIM (structural similarity, 1 for a perfect match).
 # With the defaults, on the offline MNIST copy (2,000 test digits), float32 on
 # a 2-core AMD EPYC: noisy 9.38 dB and SSIM 0.412, denoised 20.06 dB and
-# 0.863 (docs/results.md). A downloaded MNIST trains on more distinct digits
-# and is scored on 10,000 test digits: its numbers are not measured here.
+# 0.863 (docs/results.md). To score on that same copy, point DATA_DIR (or
+# $DENOISE_DATA_DIR) at a folder holding only MNIST's test files (docs/data.md);
+# a downloaded MNIST trains on more digits and is scored on 10,000 test digits,
+# and its numbers are not measured here.
 
 # %%
 # The denoiser alone (no FreshNoise), with the weights the trainer just trained.

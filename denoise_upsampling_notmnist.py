@@ -57,7 +57,8 @@ or another folder, install the helper package first (README, "Notebooks").
 # in docs/results.md; this script's batch 16 and 10,000 images per epoch were
 # not measured there. The two scripts differ in more than the decoder
 # (dataset, widths, batch): compare_decoders.py swaps only the decoder, and
-# measures. The training images lend a tenth to validation, watched every
+# measures. The training images lend a tenth, at most 1,000 images, to
+# validation, watched every
 # epoch; the test images are only used for the final scores.
 #
 # `denoise_kit` is this project's helper package: the plumbing that is not the
@@ -145,6 +146,8 @@ CONFIG = cli.override_from_flags(globals())
 # share every batch (data-parallel training): docs/backends-and-devices.md.
 
 # %%
+# machine: the precision policy, the number of devices and the steps per execution to use
+# (STEPS_PER_EXECUTION on one device with TensorFlow or JAX; 1 on PyTorch or several TF devices).
 machine = hardware.configure(PRECISION, batch_size=BATCH_SIZE, steps_per_execution=STEPS_PER_EXECUTION)
 
 # %% [markdown]
@@ -360,7 +363,7 @@ trainer = keras.Sequential([keras.Input(shape=(28, 28, 1)), FreshNoise(NOISE_FAC
 trainer.compile(
     optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE,
                                                                            EPOCHS * steps_per_epoch)),
-    # Cross-entropy, as in the posts: it pulls background pixels firmly to 0 and ink to 1.
+    # Binary cross-entropy, as keras.io and MachineCurve use: pixels in [0, 1] as targets.
     loss="binary_crossentropy",
     metrics=[progress.psnr_metric],  # What a learner cares about, in dB, in the progress bar.
     steps_per_execution=machine.steps_per_execution,
