@@ -66,7 +66,7 @@ or another folder, install the helper package first (README, "Notebooks").
 # as it is; anywhere else it must be installed first.
 
 # %%
-try:  # First: hides TensorFlow's start-up lines, and shows an error you can fix as one line.
+try:  # First: hides TensorFlow's start-up lines; errors you can fix print as one line, no traceback.
     import denoise_kit.quiet  # noqa: F401
 except ModuleNotFoundError as missing:
     if missing.name != "denoise_kit":
@@ -121,7 +121,7 @@ VALIDATION_NOISE_SEED = 42  # The validation images' fixed noise: its own seed, 
 TEST_NOISE_SEED = 43  # The test images' fixed noise: every run is scored on the same noisy images.
 PRECISION = "auto"  # "float32", "mixed", or "auto": mixed only where the hardware is native.
 STEPS_PER_EXECUTION = 16  # Training steps per call into the compiled graph: less Python per step.
-LIMIT: int | None = None  # Use at most this many images (fewer distinct ones, same budget); None: all.
+LIMIT: int | None = None  # At most this many training images (validation included; same budget).
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/.
 OUTPUT_DIR = "outputs/denoise_upsampling_notmnist"  # Where the pictures, metrics and model go.
 DENOISE: tuple[str, ...] = ()  # Your own PNG/JPEG files: train nothing, denoise them with model.keras.
@@ -363,7 +363,7 @@ trainer = keras.Sequential([keras.Input(shape=(28, 28, 1)), FreshNoise(NOISE_FAC
 trainer.compile(
     optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(LEARNING_RATE,
                                                                            EPOCHS * steps_per_epoch)),
-    # Binary cross-entropy, as keras.io and MachineCurve use: pixels in [0, 1] as targets.
+    # Binary cross-entropy, as keras.io uses: pixels in [0, 1] as targets.
     loss="binary_crossentropy",
     metrics=[progress.psnr_metric],  # What a learner cares about, in dB, in the progress bar.
     steps_per_execution=machine.steps_per_execution,
