@@ -87,7 +87,13 @@ def save_figure(fig, name):
         fig.savefig(partial, dpi=120, bbox_inches="tight")
         os.replace(partial, path)
     print(f"saved {path}")
-    if SHOW or IN_NOTEBOOK:
+    if IN_NOTEBOOK:
+        # The saved PNG under the cell: it shows whatever matplotlib backend the kernel started with
+        # (plt.show() shows nothing where MPLBACKEND=Agg). A notebook's kernel always has IPython.
+        from IPython.display import Image, display
+
+        display(Image(filename=path))
+    elif SHOW:
         plt.show()
     plt.close(fig)
     return path

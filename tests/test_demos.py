@@ -502,7 +502,10 @@ def test_imports_only_keras_numpy_matplotlib_and_the_standard_library(script):
     """A notebook made from the script runs alone (in Colab, say): no project package."""
     modules = imported_modules(script)
     assert {"keras", "numpy", "matplotlib"} <= modules
-    assert modules - {"keras", "numpy", "matplotlib"} <= set(sys.stdlib_module_names)
+    # IPython only inside the notebook branch: a notebook's kernel always has it.
+    assert modules - {"keras", "numpy", "matplotlib", "IPython"} <= set(sys.stdlib_module_names)
+    source = (ROOT / script).read_text()
+    assert source.count("from IPython") == 1 and "if IN_NOTEBOOK:\n" in source.split("from IPython")[0][-400:]
     assert "denoise_kit" not in (ROOT / script).read_text()
 
 

@@ -145,7 +145,10 @@ def test_the_script_runs_as_a_notebook(script, tmp_path):
     notebook = notebook_of(script, constants)
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(ROOT)}})
-    client.execute()  # Raises CellExecutionError, with the cell and its traceback, if a cell fails.
+    # A kernel started from a terminal with MPLBACKEND=Agg (as CI's): the figures still show under
+    # their cells. The notebooks run alone below start without it, as a fresh Jupyter does.
+    # Raises CellExecutionError, with the cell and its traceback, if a cell fails.
+    client.execute(env=learner_env())
 
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
     assert [cell.execution_count for cell in code_cells] == list(range(1, len(code_cells) + 1))
@@ -153,6 +156,9 @@ def test_the_script_runs_as_a_notebook(script, tmp_path):
     figures = [cell for cell in code_cells if any("image/png" in output.get("data", {})
                                                    for output in cell.outputs)]
     assert figures, "no figure showed under its cell"
+    if script in DEMOS:  # Each figure it saves shows once, under the cell that drew it.
+        shown = sum("image/png" in output.get("data", {}) for cell in code_cells for output in cell.outputs)
+        assert shown == len(written), (shown, written)
     # The cells ran as the constants say, not with the kernel's own arguments.
     if (out / "metrics.json").exists():
         settings = json.loads((out / "metrics.json").read_text())["settings"]
@@ -185,6 +191,9 @@ def test_the_notebook_runs_alone_in_another_folder(script, tmp_path, request):
     figures = [cell for cell in code_cells if any("image/png" in output.get("data", {})
                                                    for output in cell.outputs)]
     assert figures, "no figure showed under its cell"
+    if script in DEMOS:  # Each figure it saves shows once, under the cell that drew it.
+        shown = sum("image/png" in output.get("data", {}) for cell in code_cells for output in cell.outputs)
+        assert shown == len(written), (shown, written)
     if (out / "metrics.json").exists():
         settings = json.loads((out / "metrics.json").read_text())["settings"]
         assert settings["EPOCHS"] == 1 and settings["LIMIT"] == settings["IMAGES_PER_EPOCH"] == 128
