@@ -506,7 +506,7 @@ def test_imports_only_keras_numpy_matplotlib_and_the_standard_library(script):
     assert modules - {"keras", "numpy", "matplotlib", "IPython"} <= set(sys.stdlib_module_names)
     source = (ROOT / script).read_text()
     assert source.count("from IPython") == 1 and "if IN_NOTEBOOK:\n" in source.split("from IPython")[0][-400:]
-    assert "denoise_kit" not in (ROOT / script).read_text()
+    assert "denoise_kit" not in source
 
 
 def configuration_cell(script: str) -> str:
