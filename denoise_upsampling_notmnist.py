@@ -77,6 +77,7 @@ except ModuleNotFoundError as missing:
 
 import math
 import os
+import sys
 import tempfile
 
 import keras
@@ -218,7 +219,10 @@ def show_images(rows, path):
     with tempfile.TemporaryDirectory(dir=os.path.dirname(path)) as folder:
         fig.savefig(f"{folder}/figure.png", format="png", dpi=100, bbox_inches="tight")
         os.replace(f"{folder}/figure.png", path)
-    plt.show()  # Under the cell in a notebook; nothing as a program (off-screen).
+    if "ipykernel" in sys.modules:  # A notebook: the saved PNG under the cell, whatever matplotlib's backend.
+        from IPython.display import Image, display
+
+        display(Image(filename=path))
     plt.close(fig)
 
 

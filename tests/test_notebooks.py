@@ -28,10 +28,10 @@ nbclient = pytest.importorskip("nbclient")
 QUICK = "LIMIT = 128\nEPOCHS = 1\nBATCH_SIZE = 32\nIMAGES_PER_EPOCH = 128\nPRECISION = 'float32'\n"
 NOTEBOOKS = {
     # script: (constants set in the added cell, files it must write)
-    "denoise_transpose_mnist.py": (QUICK, {"reconstructions.png", "progress.png", "history.png",
-                                           "metrics.json", "model.keras"}),
-    "denoise_upsampling_notmnist.py": (QUICK, {"reconstructions.png", "progress.png", "metrics.json",
-                                              "model.keras"}),
+    "denoise_transpose_mnist.py": (QUICK, {"noisy_inputs.png", "reconstructions.png", "progress.png",
+                                           "history.png", "metrics.json", "model.keras"}),
+    "denoise_upsampling_notmnist.py": (QUICK, {"noisy_inputs.png", "reconstructions.png", "progress.png",
+                                              "metrics.json", "model.keras"}),
     "upsampling_demo.py": ("", {"smoothing.png", "generator.png", "interpolations.png"}),
     "transpose_demo.py": ("", {"unit_kernel.png", "stamps.png", "generators.png", "checkerboard.png"}),
     "compare_decoders.py": ("LIMIT = 256\nEPOCHS = 1\nSEEDS = 1\nIMAGES_PER_EPOCH = 256\n",
@@ -113,6 +113,23 @@ def run_alone(notebook, name: str, folder: Path, env: dict[str, str]):
     return notebook
 
 
+def ran_in_order_and_showed_figures(notebook, script: str) -> list:
+    """Check that every code cell ran once, in order, and that figures showed under
+    their cells: in a demo, one per PNG it saves. Returns the code cells."""
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code_cells] == list(range(1, len(code_cells) + 1))
+    shown = sum("image/png" in output.get("data", {}) for cell in code_cells for output in cell.outputs)
+    assert shown, "no figure showed under its cell"
+    if script in DEMOS:  # Each figure it saves shows once, under the cell that drew it.
+        pictures = {name for name in NOTEBOOKS[script][1] if name.endswith(".png")}
+        assert shown == len(pictures), (shown, pictures)
+    if "noisy_inputs.png" in NOTEBOOKS[script][1]:  # The denoisers' preview, drawn in view.
+        preview = next(cell for cell in code_cells
+                       if "noisy_inputs.png" in cell.source and "show_images(" in cell.source)
+        assert any("image/png" in output.get("data", {}) for output in preview.outputs), preview.outputs
+    return code_cells
+
+
 @pytest.fixture(scope="module")
 def kit_site(tmp_path_factory) -> Path:
     """The kit installed from the project, as `pip install .` does, into a folder of
@@ -150,15 +167,8 @@ def test_the_script_runs_as_a_notebook(script, tmp_path):
     # Raises CellExecutionError, with the cell and its traceback, if a cell fails.
     client.execute(env=learner_env())
 
-    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert [cell.execution_count for cell in code_cells] == list(range(1, len(code_cells) + 1))
+    ran_in_order_and_showed_figures(notebook, script)
     assert written <= {p.name for p in out.iterdir()}
-    figures = [cell for cell in code_cells if any("image/png" in output.get("data", {})
-                                                   for output in cell.outputs)]
-    assert figures, "no figure showed under its cell"
-    if script in DEMOS:  # Each figure it saves shows once, under the cell that drew it.
-        shown = sum("image/png" in output.get("data", {}) for cell in code_cells for output in cell.outputs)
-        assert shown == len(written), (shown, written)
     # The cells ran as the constants say, not with the kernel's own arguments.
     if (out / "metrics.json").exists():
         settings = json.loads((out / "metrics.json").read_text())["settings"]
@@ -184,16 +194,9 @@ def test_the_notebook_runs_alone_in_another_folder(script, tmp_path, request):
     folder = tmp_path / "elsewhere"
     notebook = run_alone(notebook, Path(script).stem, folder, kernel_env(site))
 
-    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
-    assert [cell.execution_count for cell in code_cells] == list(range(1, len(code_cells) + 1))
+    code_cells = ran_in_order_and_showed_figures(notebook, script)
     out = folder / "outputs" / Path(script).stem
     assert out.is_dir() and written <= {p.name for p in out.iterdir()}
-    figures = [cell for cell in code_cells if any("image/png" in output.get("data", {})
-                                                   for output in cell.outputs)]
-    assert figures, "no figure showed under its cell"
-    if script in DEMOS:  # Each figure it saves shows once, under the cell that drew it.
-        shown = sum("image/png" in output.get("data", {}) for cell in code_cells for output in cell.outputs)
-        assert shown == len(written), (shown, written)
     if (out / "metrics.json").exists():
         settings = json.loads((out / "metrics.json").read_text())["settings"]
         assert settings["EPOCHS"] == 1 and settings["LIMIT"] == settings["IMAGES_PER_EPOCH"] == 128
