@@ -41,7 +41,7 @@ except ModuleNotFoundError as missing:
         raise
     raise ModuleNotFoundError("denoise_kit, the project's helper package, is not installed: run "
                               "`pip install .` in a clone of the project (Colab: `!pip install "
-                              "git+<its address>`)") from None
+                              "git+URL-of-the-repository`: README, Notebooks)") from None
 
 import keras
 from keras import layers, ops

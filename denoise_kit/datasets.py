@@ -50,6 +50,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +164,7 @@ def load_data(
     return splits
 
 
-def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, **options) -> Splits:
+def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, **options: Any) -> Splits:
     """`load_data`, with the images as float32 in [0, 1] and shape (N, 28, 28, 1)."""
     (x_train, y_train), (x_test, y_test) = load_data(name, data_dir, **options)
     return (_to_float(x_train), y_train), (_to_float(x_test), y_test)
