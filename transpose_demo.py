@@ -26,11 +26,15 @@ import os
 import sys
 import tempfile
 
-# TensorFlow prints notices while it starts; level 2 hides most of them and keeps warnings and errors.
-# A few start-up lines may still print (on a machine without a GPU: that CUDA was not found). At the
-# first predict, one more line, `E0000 ... failed call to cuInit ...`, may print when TensorFlow finds
-# no GPU: its E marks an error, but on a CPU it is harmless too. Set this before Keras loads TensorFlow,
-# or it has no effect.
+# Keras 3 runs on TensorFlow (the default), JAX or PyTorch. To pick another, set KERAS_BACKEND
+# before Keras is imported: uncomment the next line, or run `KERAS_BACKEND=jax python <script>`.
+# os.environ["KERAS_BACKEND"] = "jax"
+
+# On TensorFlow, its C++ core prints notices while it starts: level 2 hides its info and warning
+# lines and keeps its errors. A few lines may still print before the level takes hold (on a machine
+# without a GPU: that CUDA was not found), and, when the first model is built, `E0000 ... failed
+# call to cuInit ...`: its E marks an error, but on a CPU it is harmless. Set this before Keras
+# loads TensorFlow, or it has no effect.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
@@ -50,15 +54,14 @@ logging.getLogger("tensorflow").addFilter(lambda record: "tf.function retracing"
 # The constants the code below reads. To change one, edit it here: the script takes no
 # command-line flags. `OUTPUT_DIR` is relative to the folder you run from (in a notebook, the
 # notebook's folder).
-#
-# Keras 3 runs on TensorFlow, JAX or PyTorch; the `KERAS_BACKEND` environment variable picks one
-# (TensorFlow by default), before Keras is imported.
 
 # %%
 # Draws the generators' weights (TensorFlow, JAX and PyTorch each draw different weights from it) and
 # their random inputs.
 SEED = 1
-LATENT_DIM = 100  # Length of a generator's random input vector, as in the post.
+# A generator, the image-making half of a GAN (generative adversarial network), turns a random
+# vector into an image (section 3). This is that vector's length, as in the post.
+LATENT_DIM = 100
 INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # The post's image; keep it 2x2, as the examples are.
 CONSTANT_SIZE = 6  # Side of the all-ones image of the checkerboard experiment.
 SPREAD_SAMPLES = 256  # Random inputs that show how much each generator pixel varies.
@@ -134,14 +137,16 @@ def outline_cells(ax, top, left, height=1, width=1, colour="tab:orange", linesty
 # ## 1. A 1x1 kernel with stride 2: each pixel lands 2 apart, zeros fill the gaps
 #
 # The image goes in as a batch of one image with one channel, shape (1, 2, 2, 1). The model is a
-# single Conv2DTranspose layer: 1 filter, a 1x1 kernel, stride 2. Its weights would be random;
-# setting the one kernel weight to 1 and the bias to 0 makes each value pass through unchanged,
+# single Conv2DTranspose layer: 1 filter, a 1x1 kernel, stride 2. Its kernel would start random
+# (and its bias at 0); setting the one kernel weight to 1 and the bias to 0 makes each value pass
+# through unchanged,
 # so the output shows only where each pixel lands. The output comes back as (1, 4, 4, 1);
 # dropping the batch and channel axes gives the 4x4 image.
 #
 # The post gives the layer the input's shape itself, with `input_shape=`. Keras 3 wants a
 # `keras.Input(shape=...)` first in the model instead; the old argument still works, but warns.
-# That is the only difference from the post's model, here and in the examples below.
+# That is the main difference from the post's models, here and in the examples below (its
+# generators also take `input_dim=` and are built with `Sequential().add`).
 
 # %%
 print("Input:")
@@ -188,8 +193,9 @@ print(stride_1_output)
 
 spaced_out = np.zeros((4, 4), dtype="float32")
 spaced_out[::2, ::2] = INPUT  # Each pixel at (2*row, 2*col), zeros in between.
-print("The input with zeros in between (the same as the stride-2 output):")
+print("The input with zeros in between:")
 print(spaced_out)
+print("The same as the stride-2 output:", np.array_equal(spaced_out, unit_output))
 
 # %% [markdown]
 # The post draws both as arrays: stride 1 gives `1, 2 / 3, 4`, and the zeros go in as
@@ -228,6 +234,11 @@ unit_kernel_figure(INPUT, unit_output)
 #   s = 2) the gap after the last pixel is kept too, so 2x2 becomes 4x4, not 3x3;
 # - `n * s` with `padding="same"`: trimmed to exactly s times the input.
 #
+# Section 1's view, zeros in between, still works for a bigger kernel, with two more steps: pad
+# k - 1 rows and columns of zeros around the spaced-out image, flip the kernel, and slide it over
+# as an ordinary convolution does. For a 1x1 kernel both steps do nothing, so section 1 needed
+# neither. The stamps give the same numbers with fewer steps, so the rest of this file uses them.
+#
 # MachineLearningMastery uses `padding="same"` with a 3x3 kernel to get an output of exactly
 # twice the input's size. Here are both paddings, with every kernel weight set to 1 so that the
 # numbers are easy to follow.
@@ -251,7 +262,8 @@ for padding in ("valid", "same"):
 # the centre, 10, is where all four pixels' stamps meet (1 + 2 + 3 + 4).
 #
 # Where "same" cuts: it keeps n * s of the "valid" output's rows and columns and cuts the other
-# k - s (none when k is at most s): (k - s) // 2 from the top and left, the rest from the bottom
+# k - s (none when k is at most s): half of k - s, rounded down, from the top and left
+# (`(k - s) // 2`), the rest from the bottom
 # and right. For k = 3 and s = 2 that is 0 at the top and left and 1 at the bottom and right, so
 # here "same" keeps the first 4 rows and columns: the printed 4x4 is the 5x5 "valid" output
 # without its last row and column.
@@ -341,7 +353,7 @@ def stamps_figure(image, outputs, stamped, k=3, s=2):
 stamps_figure(INPUT, padding_outputs, stamped)
 
 # %% [markdown]
-# ## 3. The tiny generator again, with Conv2DTranspose doing the upsampling
+# ## 3. The tiny generator again, with Conv2DTranspose doing the upsampling, and where its pixels vary
 #
 # First, upsampling_demo.py's generator, copied here so that this file runs alone: Dense ->
 # Reshape to 128 maps of 5x5 -> UpSampling2D, which doubles 5x5 to 10x10 for free -> Conv2D,
@@ -382,6 +394,7 @@ def build_transpose_generator():
 keras.utils.set_random_seed(SEED)
 transpose_generator = build_transpose_generator()
 transpose_generator.summary()
+print(f"The UpSampling2D + Conv2D generator: {build_upsampling_generator().count_params():,} parameters")
 print("5x5 through a 3x3 kernel with stride 2: "
       f'{output_size(5, 3, 2, "valid")}x{output_size(5, 3, 2, "valid")} with "valid", '
       f'{output_size(5, 3, 2, "same")}x{output_size(5, 3, 2, "same")} with "same"')
@@ -396,7 +409,7 @@ print("5x5 through a 3x3 kernel with stride 2: "
 # | Conv2DTranspose | (None, 10, 10, 1) | 1,153 = 3 x 3 x 128 weights + 1 bias |
 #
 # 324,353 parameters in all: the same as the UpSampling2D + Conv2D generator, whose Conv2D has
-# the same 3 x 3 x 128 weights and one bias.
+# the same 3 x 3 x 128 weights and one bias (printed below).
 
 # %% [markdown]
 # Side by side, untrained, from the same seed: one output of each is just noise, but over many
@@ -414,8 +427,8 @@ def footprint_count(image_shape, kernel_size=3, strides=2, padding="same"):
 
 # Rows and columns left out at each border. There the kernel reaches past the image into zeros: a
 # stamp that an input pixel beyond the edge would give is missing, and the Conv2D after UpSampling2D
-# reads its zero padding. With kernels 3 and 4 and stride 2 that touches only the outermost row or
-# column, so 1 is enough (a bigger kernel would need more).
+# reads its zero padding. With stride 2 and the kernels of this file (3 here, 3 and 4 in section
+# 4), that touches only the outermost row or column, so 1 is enough (a bigger kernel would need more).
 EDGE = 1
 
 
@@ -472,9 +485,9 @@ print(f"UpSampling2D + Conv2D: its three averages lie within {resized_range:.0%}
 #
 # One run need not land on those: the lines printed just above give this run's ratios (with
 # SEED = 1 on TensorFlow, a little above both). Each group of pixels reads its own kernel
-# positions: under 1 stamp, the kernel's centre; under 4, its four corners; under 2, two of its
-# sides. The random weights at those positions differ in size, so the ratios scatter around 2 and
-# 1.41 from one seed (or backend) to the next.
+# positions: under 1 stamp, the kernel's centre; under 4, its four corners; under 2, the middle
+# cells of two opposite edges. The random weights at those positions differ in size, so the ratios
+# scatter around 2 and 1.41 from one seed (or backend) to the next.
 #
 # UpSampling2D + Conv2D has no 1-2-4 count: every output pixel reads a whole 3x3 window of the
 # upsampled maps. So its spread stays about the same over the three groups of pixels, with no 1-2-4
@@ -491,9 +504,12 @@ def generators_figure(images, spread_maps, spreads):
     for (top, bottom), name in zip(axes.T, images, strict=True):
         draw_array(top, images[name], f"{upsamplers[name]}\none random input: the 10x10 output", fmt="{:.2f}")
         ratio = spreads[name][4] / spreads[name][1]
+        # The groups are Conv2DTranspose's stamp counts, for both: UpSampling2D + Conv2D has no stamps.
+        groups = ("pixels under 4 stamps" if name == "Conv2DTranspose"
+                  else "pixels Conv2DTranspose covers 4 times")
         draw_array(bottom, spread_maps[name],
                    f"{upsamplers[name]}\nstandard deviation of each pixel over {SPREAD_SAMPLES} "
-                   f"inputs\npixels under 4 stamps vary {ratio:.2f}x as much as under 1", fmt="{:.2f}")
+                   f"inputs\n{groups} vary {ratio:.2f}x as much as under 1", fmt="{:.2f}")
     transposed, resized = spreads["Conv2DTranspose"], spreads["UpSampling2D + Conv2D"]
     ratio = transposed[4] / transposed[1]  # 4 stamps against 1: sqrt(4) = 2 in expectation.
     resized_range = max(resized.values()) / min(resized.values()) - 1  # How far apart its 3 averages are.
@@ -579,13 +595,23 @@ checkerboard_figure(checkerboard_outputs, checkerboard_ratios)
 # %% [markdown]
 # ## 5. When to prefer which
 #
-# Conv2DTranspose learns its upsampling in one layer, but with kernel 3 and stride 2 its stamps
-# overlap unevenly: in the checkerboard test above, a flat input comes out 4 times brighter in some
-# pixels than in others (k=3, s=2: ratio 4). Training can learn the checkerboard away:
+# Kernel 3 with stride 2 is the common choice: it is the posts' generator, and keras.io's
+# denoising autoencoder decodes with `Conv2DTranspose(32, (3, 3), strides=2, padding="same")`. Its
+# stamps overlap unevenly: in the checkerboard test above, a flat input comes out 4 times brighter
+# in some pixels than in others (ratio 4). Training can learn the checkerboard away:
 # compare_decoders.py finds no measurable checkerboard in its trained MNIST denoisers, kernel 3
-# included (docs/results.md). Distill's article shows it surviving training in generated images,
-# which this project does not measure.
+# included, and scores Conv2DTranspose with kernel 3 or 4 within 0.13 dB of the best decoder,
+# UpSampling2D (nearest) + Conv2D (docs/results.md, on 2,000 test digits). Distill's article shows the
+# checkerboard surviving training in generated images, which this project does not measure.
 #
-# So if you want Conv2DTranspose, pick a kernel that the stride divides (k=4, s=2: ratio 1). Or
-# use UpSampling2D + Conv2D (ratio 1), which covers every pixel evenly: the upsampling has nothing
-# to learn, so its only weights are the Conv2D's.
+# MachineLearningMastery calls Conv2DTranspose the preferred layer, perhaps for simpler generators
+# and better results, without measuring either. MachineCurve's Conv2DTranspose autoencoder reaches
+# a lower loss than its UpSampling2D one (about 0.05 against 0.11): rebuilt and retrained here, the
+# gap comes from how much each model compresses, not from the upsampling
+# (benchmarks/machinecurve_autoencoders.py, docs/results.md).
+#
+# So if you want Conv2DTranspose, a kernel that the stride divides (k=4, s=2: ratio 1) makes the
+# stamps overlap evenly; its weights can still differ from one group of pixels to the next, so
+# Distill finds that it helps but does not rule artifacts out. UpSampling2D + Conv2D (ratio 1)
+# covers every pixel evenly whatever its weights: the upsampling itself has nothing to learn, so it
+# cannot learn an uneven pattern.

@@ -25,11 +25,15 @@ import os
 import sys
 import tempfile
 
-# TensorFlow prints notices while it starts; level 2 hides most of them and keeps warnings and errors.
-# A few start-up lines may still print (on a machine without a GPU: that CUDA was not found). At the
-# first predict, one more line, `E0000 ... failed call to cuInit ...`, may print when TensorFlow finds
-# no GPU: its E marks an error, but on a CPU it is harmless too. Set this before Keras loads TensorFlow,
-# or it has no effect.
+# Keras 3 runs on TensorFlow (the default), JAX or PyTorch. To pick another, set KERAS_BACKEND
+# before Keras is imported: uncomment the next line, or run `KERAS_BACKEND=jax python <script>`.
+# os.environ["KERAS_BACKEND"] = "jax"
+
+# On TensorFlow, its C++ core prints notices while it starts: level 2 hides its info and warning
+# lines and keeps its errors. A few lines may still print before the level takes hold (on a machine
+# without a GPU: that CUDA was not found), and, when the first model is built, `E0000 ... failed
+# call to cuInit ...`: its E marks an error, but on a CPU it is harmless. Set this before Keras
+# loads TensorFlow, or it has no effect.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
@@ -48,9 +52,6 @@ logging.getLogger("tensorflow").addFilter(lambda record: "tf.function retracing"
 # The constants the code below reads. To change one, edit it here: the script takes no
 # command-line flags. `OUTPUT_DIR` is relative to the folder you run from (in a notebook, the
 # notebook's folder).
-#
-# Keras 3 runs on TensorFlow, JAX or PyTorch; the `KERAS_BACKEND` environment variable picks one
-# (TensorFlow by default), before Keras is imported.
 
 # %%
 # Draws the weights and the random input of the tiny generator of section 5 (TensorFlow, JAX and
