@@ -10,11 +10,11 @@ script (or a notebook cell) set it: one that cannot work ends the run with
 one line and exit code 2 before anything is written. In a notebook the
 kernel's own arguments are ignored and the constants stay as the cells set them.
 
-A denoising script given `--denoise a.png b.png` (its constant `DENOISE`)
-trains nothing: the files go through the model it trained before, and the
-script ends there (see own_images.py). Any other run of a script with an
-OUTPUT_DIR takes that folder for itself here, before anything is loaded or
-printed: a second run into it stops at once, with one line (folders.py).
+A run of a script with an OUTPUT_DIR takes that folder for itself here,
+before anything is loaded or printed: a second run into it stops at once,
+with one line (folders.py). A denoiser given `--denoise a.png` (its constant
+`DENOISE`) only reads the folder's model, and takes no lock
+(own_images.denoise_and_exit).
 """
 
 from __future__ import annotations
@@ -47,26 +47,41 @@ CHOICES = {
 }
 
 
-def override_from_flags(namespace: MutableMapping[str, Any], argv: list[str] | None = None) -> dict[str, Any]:
+# How a denoiser runs, not what it teaches: flags of its own, set on the page only to change them.
+# NAME: (default, help).
+DENOISER_RUN_FLAGS: dict[str, tuple[Any, str]] = {
+    "PRECISION": ("auto", '"float32", "mixed", or "auto": mixed precision where the hardware is native'),
+    "STEPS_PER_EXECUTION": (16, "training steps per call into the compiled graph (a divisor of an epoch's)"),
+    "TENSORBOARD": (False, "also log curves, pictures and the run's constants to OUTPUT_DIR/tensorboard"),
+    "DENOISE": ((), "your own PNG/JPEG files: train nothing, denoise them with OUTPUT_DIR/model.keras"),
+    "ADD_NOISE": (False, "with DENOISE: add NOISE_FACTOR noise to them first"),
+    "INVERT": (False, "with DENOISE: for dark strokes on a light background"),
+}
+
+
+def override_from_flags(namespace: MutableMapping[str, Any], argv: list[str] | None = None,
+                        run_flags: dict[str, tuple[Any, str]] | None = None) -> dict[str, Any]:
     """Replace the script's constants in `namespace` by the flags given, check
     every value, and return the constants as they now run.
 
     `namespace` is the script's `globals()`. As a program, `argv` defaults to
-    sys.argv[1:]; in a notebook the flags are not read at all.
+    sys.argv[1:]; in a notebook the flags are not read at all. `run_flags`
+    (e.g. DENOISER_RUN_FLAGS) adds flags the page need not define: their values
+    are in the returned dict only, unless the page sets them as constants.
     """
     phases.start_run(in_notebook=running_in_notebook())  # The run's clock (metrics.json's phase_seconds).
+    extra = {name: spec for name, spec in (run_flags or {}).items() if name not in namespace}
     names = constant_names(namespace)
     as_program = "__file__" in namespace and not running_in_notebook()
-    if as_program:
-        parser = flag_parser(namespace, names)
-        given = vars(parser.parse_args(sys.argv[1:] if argv is None else argv))
-        for name in names:
-            namespace[name] = given[name.lower()]
     config = {name: namespace[name] for name in names}
+    config.update({name: default for name, (default, _) in extra.items()})
+    if as_program:
+        parser = flag_parser(namespace, names, extra)
+        given = vars(parser.parse_args(sys.argv[1:] if argv is None else argv))
+        config = {name: given[name.lower()] for name in config}
+        namespace.update({name: config[name] for name in names})
     check(config, spell=flag_of if as_program else str)
-    if config.get("DENOISE"):
-        _denoise_and_exit(config, as_program)  # Reads the folder's model: no lock needed.
-    if "OUTPUT_DIR" in config:
+    if "OUTPUT_DIR" in config and not config.get("DENOISE"):  # --denoise only reads the folder's model.
         folders.hold(config["OUTPUT_DIR"])  # This run's alone until it ends (a second run: one line).
     return config
 
@@ -85,8 +100,9 @@ def flag_of(name: str) -> str:
 # ----------------------------------------------------------------------------- the parser
 
 
-def flag_parser(namespace: MutableMapping[str, Any], names: list[str]) -> argparse.ArgumentParser:
-    """One flag per constant, its help the comment on the constant's line."""
+def flag_parser(namespace: MutableMapping[str, Any], names: list[str],
+                extra: dict[str, tuple[Any, str]] | None = None) -> argparse.ArgumentParser:
+    """One flag per constant, its help the comment on the constant's line; then the `extra` ones."""
     script = Path(namespace["__file__"])
     comments = line_comments(script)
     annotations = namespace.get("__annotations__", {})
@@ -97,6 +113,9 @@ def flag_parser(namespace: MutableMapping[str, Any], names: list[str]) -> argpar
         options = _flag_options(name, default, annotations.get(name))
         parser.add_argument(flag_of(name), dest=name.lower(), default=default,
                             help=comments.get(name, "").replace("%", "%%") or " ", **options)
+    for name, (default, help_) in (extra or {}).items():
+        parser.add_argument(flag_of(name), dest=name.lower(), default=default, help=help_.replace("%", "%%"),
+                            **_flag_options(name, default, None))
     return parser
 
 
@@ -253,6 +272,8 @@ def _seed(value, config):
 def _filters(value, config):
     if not value or min(value) < 1:
         return f"needs at least one level, each of at least 1 filter, got {value}"
+    if len(value) > 5:  # 28 -> 14 -> 7 -> 4 -> 2 -> 1: a sixth pooling level has nothing to halve.
+        return f"has at most 5 levels (28 pixels halve to 1 in five), got {len(value)}"
     return None
 
 
@@ -328,7 +349,7 @@ RULES: dict[str, Callable[[Any, dict], str | None]] = {
     "VALIDATION_FRACTION": _fraction,
     "STEPS_PER_EXECUTION": _at_least(1),
     "LATENT_DIM": _at_least(1),
-    "CONSTANT_SIZE": _at_least(5),
+    "ONES_IMAGE_SIZE": _at_least(5),
     "SPREAD_SAMPLES": _at_least(2),
     "DATA_DIR": _folder("that holds the dataset"),
     "MODELS_DIR": _folder("the scripts saved their outputs in"),
@@ -350,27 +371,3 @@ def check_output_dir(folder: str | Path, name: str = "--output-dir") -> None:
     except OSError as error:
         raise ConfigError(f"{name} {folder} can't be written to ({error.strerror}): "
                           "choose a folder you can write to") from None
-
-
-# ----------------------------------------------------------------------------- --denoise
-
-
-def _denoise_and_exit(config: dict[str, Any], as_program: bool) -> None:
-    """--denoise: the files through OUTPUT_DIR/model.keras; then the script stops here."""
-    from denoise_kit import own_images
-
-    failed = own_images.denoise_files(
-        config["DENOISE"], Path(config["OUTPUT_DIR"]) / "model.keras", output_dir=config["OUTPUT_DIR"],
-        noise_factor=config["NOISE_FACTOR"] if config.get("ADD_NOISE") else None,
-        seed=config.get("TEST_NOISE_SEED", 0), invert=config.get("INVERT", False),
-        train_command=_train_command(config) if as_program else None)
-    raise SystemExit(1 if failed else 0)
-
-
-def _train_command(config: dict[str, Any]) -> str:
-    """How to train the model --denoise needs: the script, with its --output-dir if not the default."""
-    script = Path(sys.argv[0]).name
-    command = f"python {script}"
-    if Path(config["OUTPUT_DIR"]) != Path("outputs") / Path(script).stem:
-        command += f" --output-dir {config['OUTPUT_DIR']}"
-    return command

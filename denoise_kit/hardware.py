@@ -1,6 +1,7 @@
 """Precision and device: what the run computes in, and on what.
 
-    machine = hardware.configure("auto", batch_size=8, steps_per_execution=16)
+    machine = hardware.configure("auto", batch_size=8, steps_per_execution=16, steps_per_epoch=880)
+    machine = hardware.configure_for(CONFIG, steps_per_epoch)   # the same, from a denoiser's flags
 
 sets Keras' dtype policy ("auto": mixed precision where the hardware does it
 natively, float32 elsewhere), spreads training over several devices when
@@ -14,6 +15,7 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 
@@ -32,15 +34,27 @@ class Hardware:
 
 
 def configure(precision: str = "auto", *, batch_size: int = 1, steps_per_execution: int = 1,
-              verbose: bool = True) -> Hardware:
-    """Set the dtype policy and the data parallelism for this run; print and return what was chosen."""
+              steps_per_epoch: int | None = None, verbose: bool = True) -> Hardware:
+    """Set the dtype policy and the data parallelism for this run; print and return what was chosen.
+
+    With `steps_per_epoch`, the steps per execution divide it: Keras runs every
+    call into the graph whole, so any other count would train more steps than
+    an epoch has."""
     policy = set_precision(precision)
     distribution = parallel.spread_over_devices(batch_size)
     steps = allowed_steps_per_execution(steps_per_execution, distribution)
+    if steps_per_epoch:
+        steps = max(d for d in range(1, min(steps, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
     description = describe_device(policy, steps) + parallel.describe(distribution)
     if verbose:
         print(f"Training on {keras.backend.backend()}, {description}", flush=True)
     return Hardware(policy, parallel.device_count(distribution), steps, description)
+
+
+def configure_for(config: dict[str, Any], steps_per_epoch: int) -> Hardware:
+    """`configure` with a denoiser's PRECISION, BATCH_SIZE and STEPS_PER_EXECUTION (cli.py)."""
+    return configure(config["PRECISION"], batch_size=config["BATCH_SIZE"],
+                     steps_per_execution=config["STEPS_PER_EXECUTION"], steps_per_epoch=steps_per_epoch)
 
 
 def cpu_threads() -> int:

@@ -1,4 +1,9 @@
-"""Denoise your own pictures with a trained model.
+"""Denoise your own pictures with a trained model. A denoiser's `--denoise a.png`:
+
+    if DENOISE:
+        own_images.denoise_and_exit(CONFIG)
+
+or, from any code:
 
     own_images.denoise_files(["drawing.png"], "outputs/denoise_transpose_mnist/model.keras",
                              output_dir="outputs/denoise_transpose_mnist", noise_factor=0.5)
@@ -23,6 +28,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import keras
 import numpy as np
@@ -30,6 +36,7 @@ import numpy as np
 from denoise_kit import metrics, plots
 from denoise_kit.errors import ConfigError, DataError
 from denoise_kit.files import atomic_path
+from denoise_kit.notebook import running_in_notebook
 
 MAX_PIXELS = 4_000_000  # Beyond this the activations of one image need several GB of memory.
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
@@ -288,3 +295,24 @@ def comparison_figure(image: np.ndarray, noisy: np.ndarray | None, denoised: np.
     fig.tight_layout()
     fig.suptitle(f"{title}  ({width}x{height} pixels; {note})", fontsize=10, y=1.0, va="bottom")
     return plots.save_figure(fig, path)
+
+
+def denoise_and_exit(config: dict[str, Any]) -> NoReturn:
+    """A denoiser's `--denoise a.png b.png`: the files through OUTPUT_DIR/model.keras,
+    with ADD_NOISE, INVERT and TEST_NOISE_SEED as the script has them; then the script stops."""
+    as_program = not running_in_notebook()
+    failed = denoise_files(
+        config["DENOISE"], Path(config["OUTPUT_DIR"]) / "model.keras", output_dir=config["OUTPUT_DIR"],
+        noise_factor=config["NOISE_FACTOR"] if config.get("ADD_NOISE") else None,
+        seed=config.get("TEST_NOISE_SEED", 0), invert=config.get("INVERT", False),
+        train_command=_train_command(config) if as_program else None)
+    raise SystemExit(1 if failed else 0)
+
+
+def _train_command(config: dict[str, Any]) -> str:
+    """How to train the model --denoise needs: the script, with its --output-dir if not the default."""
+    script = Path(sys.argv[0]).name
+    command = f"python {script}"
+    if Path(config["OUTPUT_DIR"]) != Path("outputs") / Path(script).stem:
+        command += f" --output-dir {config['OUTPUT_DIR']}"
+    return command

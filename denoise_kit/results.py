@@ -1,9 +1,10 @@
-"""The results of a denoising run, once the script has scored its test set:
-every result file written (reconstructions.png, history.png, model.keras,
-metrics.json), then the closing table.
+"""The results of a denoising run, once the script has scored its test set and
+drawn reconstructions.png: history.png, model.keras and metrics.json written,
+then the closing table.
 
-    results.save(OUTPUT_DIR, denoiser, scores, x_test, x_test_noisy, x_test_denoised, y_test,
-                 train_images=len(x_train), settings=settings, device=machine.description, title=title)
+    results.save(run, denoiser, scores, test_images=len(x_test))
+
+`run` is what training.resumable_run made for `fit`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ import numpy as np
 from denoise_kit import folders, metrics, phases, plots, resume
 from denoise_kit.errors import TrainingDiverged
 from denoise_kit.files import atomic_path
+from denoise_kit.training import TrainingRun
 
 
 def read_log(path: str | os.PathLike[str]) -> dict[str, list[float]]:
@@ -29,46 +30,15 @@ def read_log(path: str | os.PathLike[str]) -> dict[str, list[float]]:
     return {key: [float(row[key]) for row in rows] for key in (rows[0] if rows else {})}
 
 
-def example_indices(labels: np.ndarray, count: int = 10) -> list[int]:
-    """Fixed test images to show: the first of each class, then the next ones."""
-    chosen = [int(np.flatnonzero(labels == c)[0]) for c in np.unique(labels)][:count]
-    extra = [i for i in range(len(labels)) if i not in chosen]
-    return sorted(chosen + extra[: count - len(chosen)], key=lambda i: (labels[i], i))
-
-
 def evaluate(clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray) -> dict[str, float]:
-    """Mean PSNR and SSIM of the noisy input and of the denoised output."""
+    """Mean PSNR and SSIM of the noisy input and of the denoised output (the benchmarks' scores)."""
     before, after = metrics.quality(clean, noisy), metrics.quality(clean, denoised)
-    return {
-        "psnr_noisy": before["psnr"],
-        "psnr_denoised": after["psnr"],
-        "ssim_noisy": before["ssim"],
-        "ssim_denoised": after["ssim"],
-    }
+    return {"psnr_noisy": before["psnr"], "psnr_denoised": after["psnr"],
+            "ssim_noisy": before["ssim"], "ssim_denoised": after["ssim"]}
 
 
-def save_reconstructions(path: str | os.PathLike[str], clean: np.ndarray, noisy: np.ndarray,
-                         denoised: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-                         title: str) -> Path:
-    """Three rows (clean, noisy, denoised), each image titled with its class or PSNR."""
-    shown = example_indices(labels)
-    psnr_noisy = metrics.psnr_per_image(clean[shown], noisy[shown])
-    psnr_denoised = metrics.psnr_per_image(clean[shown], denoised[shown])
-    return plots.image_rows(
-        [("clean", clean[shown]), ("noisy", noisy[shown]), ("denoised", denoised[shown])],
-        path,
-        titles=[
-            [f"'{class_names[labels[i]]}'" for i in shown],
-            [f"{p:.1f} dB" for p in psnr_noisy],
-            [f"{p:.1f} dB" for p in psnr_denoised],
-        ],
-        suptitle=title,
-    )
-
-
-def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, Any],
-                  clean: np.ndarray, noisy: np.ndarray, denoised: np.ndarray, labels: np.ndarray,
-                  class_names: Sequence[str], title: str, loss_name: str = "loss") -> dict[str, Path]:
+def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, Any], title: str,
+                  loss_name: str = "loss") -> dict[str, Path]:
     """Write every result file atomically and return their paths.
 
     model.keras and metrics.json are written to temporary files first and
@@ -78,8 +48,6 @@ def write_results(output_dir: str | os.PathLike[str], model, results: dict[str, 
     output_dir = Path(output_dir)
     log = read_log(output_dir / "training_log.csv")
     paths = {
-        "reconstructions": save_reconstructions(output_dir / "reconstructions.png", clean, noisy,
-                                                denoised, labels, class_names, title),
         "history": plots.loss_curves(log, output_dir / "history.png", title=f"{title}: training history",
                                      ylabel=loss_name),
         "model": output_dir / "model.keras",
@@ -117,12 +85,10 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
         print(f"{name:>16}: {shown}")
 
 
-def save(output_dir: str | os.PathLike[str], denoiser, scores: dict[str, float], clean: np.ndarray,
-         noisy: np.ndarray, denoised: np.ndarray, labels: np.ndarray, *, train_images: int,
-         settings: dict[str, Any], device: str, title: str,
+def save(run: TrainingRun, denoiser, scores: dict[str, float], *, test_images: int,
          loss_name: str = "binary cross-entropy") -> dict[str, Any]:
-    """Write every result file (metrics.json with `scores` and the settings of the
-    run), print the closing table, and return what metrics.json holds.
+    """Write history.png, model.keras and metrics.json (`scores` and the run's
+    settings), print the closing table, and return what metrics.json holds.
 
     `scores`: the test set's mean "psnr_noisy", "psnr_denoised", "ssim_noisy" and
     "ssim_denoised". A loss that became NaN (TerminateOnNaN stopped training) ends
@@ -130,9 +96,7 @@ def save(output_dir: str | os.PathLike[str], denoiser, scores: dict[str, float],
     """
     import keras
 
-    from denoise_kit.datasets import CLASS_NAMES
-
-    output_dir = Path(output_dir)
+    output_dir, settings = run.output_dir, run.settings
     phases.mark("scoring")  # The end of fit, the script's predict and its scores.
     try:
         check_finite(output_dir / "training_log.csv")
@@ -144,22 +108,22 @@ def save(output_dir: str | os.PathLike[str], denoiser, scores: dict[str, float],
         "params": denoiser.count_params(),
         **training_time(output_dir, settings["trained_images_per_epoch"]),
         "backend": keras.backend.backend(),
-        "device": device,
+        "device": run.device,
         "noise_factor": settings["NOISE_FACTOR"],
         "seed": settings["SEED"],
-        "train_images": train_images,
-        "test_images": len(clean),
+        "train_images": run.train_images,
+        "validation_images": run.validation_images,
+        "test_images": test_images,
         "settings": json.loads(json.dumps(settings, default=str)),  # Paths and tuples as JSON has them.
         # Seconds of each phase so far and the total (phases.py): the exit adds the files and the last cell.
         "phase_seconds": phases.seconds(),
     }
-    paths = write_results(output_dir, denoiser, results, clean, noisy, denoised, labels,
-                          CLASS_NAMES[settings["DATASET"]], title, loss_name)
+    paths = write_results(output_dir, denoiser, results, run.title, loss_name)
     phases.mark("files")
     phases.report_at_exit(paths["metrics"])  # Adds the last phases to metrics.json, and prints the total.
-    progress_png = output_dir / "progress.png"
-    if progress_png.is_file():
-        paths["progress"] = progress_png
+    for picture in ("noisy_inputs", "progress", "reconstructions"):  # Drawn by the script and its callbacks.
+        if (output_dir / f"{picture}.png").is_file():
+            paths[picture] = output_dir / f"{picture}.png"
     print_summary(results, paths)
     resume.remove_backup(output_dir)  # Only now: a failed write above leaves the run resumable.
     folders.release(output_dir)  # The run is over: another may use the folder (a notebook's kernel lives on).

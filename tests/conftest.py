@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import tarfile
+import tokenize
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,24 @@ def make_tar_gz(path: Path, files: dict[str, bytes], top: str = "notMNIST_small"
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
     return path
+
+
+def page_stats(script: str) -> dict[str, int | None]:
+    """How heavy a page is: its lines, its prose words (comments, docstrings and markdown cells,
+    without the `# %%` markers), and the line of the first `.fit(` call and of the first
+    UpSampling2D/Conv2DTranspose layer in its code."""
+    source = (ROOT / script).read_text()
+    tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    stats: dict[str, int | None] = {"lines": len(source.splitlines()), "prose_words": 0, "fit": None,
+                                    "first_layer": None}
+    for i, token in enumerate(tokens):
+        if token.type == tokenize.COMMENT and not token.string.startswith("# %%"):
+            stats["prose_words"] += len(token.string.lstrip("#").split())
+        elif token.type == tokenize.STRING and token.string.lstrip("rbuRBU").startswith(('"""', "'''")):
+            stats["prose_words"] += len(token.string.strip("rbuRBU\"'").split())
+        elif token.type == tokenize.NAME and i + 1 < len(tokens) and tokens[i + 1].string == "(":
+            if stats["fit"] is None and token.string == "fit" and tokens[i - 1].string == ".":
+                stats["fit"] = token.start[0]
+            if stats["first_layer"] is None and token.string in ("UpSampling2D", "Conv2DTranspose"):
+                stats["first_layer"] = token.start[0]
+    return stats

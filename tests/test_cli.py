@@ -161,3 +161,46 @@ def test_a_script_run_in_a_jupyter_kernel_ignores_the_kernels_arguments(lesson, 
     assert names["CONFIG"]["EPOCHS"] == 3
     with pytest.raises(ConfigError, match="^EPOCHS must be at least 1, got 0$"):
         run_in_process(lesson(epochs=0), monkeypatch=monkeypatch)
+
+
+RUN_FLAGS = {"PRECISION": ("auto", "float32, mixed or auto"), "TENSORBOARD": (False, "also log to TensorBoard")}
+
+
+def test_run_flags_are_flags_the_page_need_not_define(lesson, tmp_path, monkeypatch):
+    """A denoiser's flags on how it runs: in --help, in CONFIG, and never made names of the page."""
+    script = lesson()
+    script.write_text(script.read_text().replace(
+        "cli.override_from_flags(globals())", "cli.override_from_flags(globals(), run_flags=RUN_FLAGS)")
+        .replace("from denoise_kit import cli", f"from denoise_kit import cli\n\nRUN_FLAGS = {RUN_FLAGS!r}"))
+    names = run_in_process(script, "--precision", "float32", "--tensorboard", monkeypatch=monkeypatch)
+    assert names["CONFIG"]["PRECISION"] == "float32" and names["CONFIG"]["TENSORBOARD"] is True
+    assert "PRECISION" not in names and "TENSORBOARD" not in names  # Only in CONFIG.
+    assert run_in_process(script, monkeypatch=monkeypatch)["CONFIG"]["PRECISION"] == "auto"
+    help_text = run_program(script, "--help").stdout
+    assert "--precision" in help_text and "float32, mixed or auto (default: auto)" in " ".join(help_text.split())
+    assert "--tensorboard, --no-tensorboard" in help_text
+    with pytest.raises(SystemExit):  # Checked like any constant: "half" is not a precision.
+        run_in_process(script, "--precision", "half", monkeypatch=monkeypatch)
+
+
+def test_a_run_flag_set_on_the_page_is_the_pages(tmp_path, monkeypatch):
+    """In a notebook a learner sets one as a constant (TENSORBOARD = True): the page's value wins."""
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py"])
+    namespace = notebook_cell(tmp_path, TENSORBOARD=True)
+    config = cli.override_from_flags(namespace, run_flags=RUN_FLAGS)
+    assert config["TENSORBOARD"] is True and config["PRECISION"] == "auto"
+    assert "PRECISION" not in namespace
+
+
+def test_denoise_takes_no_lock_on_the_output_folder(tmp_path, monkeypatch):
+    """--denoise only reads the folder's model: it may run while a training holds the folder."""
+    from denoise_kit import folders
+
+    monkeypatch.setattr(sys, "argv", ["ipykernel_launcher.py"])
+    namespace = notebook_cell(tmp_path, DENOISE=("a.png",))
+    cli.override_from_flags(namespace)
+    assert Path(namespace["OUTPUT_DIR"]).resolve() not in [p.resolve() for p in folders.held()]
+    namespace = notebook_cell(tmp_path)
+    cli.override_from_flags(namespace)
+    assert Path(namespace["OUTPUT_DIR"]).resolve() in [p.resolve() for p in folders.held()]
+    folders.release(namespace["OUTPUT_DIR"])

@@ -112,10 +112,13 @@ def test_fresh_noise_every_training_batch_and_none_at_inference(dataset, scripts
     ],
     ids=["transpose", "upsampling-nearest", "upsampling-bilinear", "transpose-3-levels-k4"],
 )
-def test_output_shape_equals_input_shape(dataset, options, scripts):
+def test_output_shape_equals_input_shape(dataset, options, scripts, monkeypatch):
     if dataset == "notmnist" and "filters" in options:
         options = {**options, "decoder_filters": (16, 8, 4)}
-    model = scripts[dataset]["build_autoencoder"](**options)
+    build = scripts[dataset]["build_autoencoder"]
+    for name, value in options.items():  # As a learner edits the knobs and reruns the cells.
+        monkeypatch.setitem(build.__globals__, name.upper(), value)
+    model = build()
     images = np.random.default_rng(0).random((3, 28, 28, 1)).astype("float32")
     output = keras.ops.convert_to_numpy(model(images))
     assert output.shape == images.shape
@@ -176,7 +179,7 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
     assert set(results) == {
         "psnr_noisy", "psnr_denoised", "ssim_noisy", "ssim_denoised", "params", "epochs_run",
         "train_seconds", "train_images_per_second", "backend", "device", "noise_factor", "seed",
-        "train_images", "test_images", "settings", "phase_seconds"}
+        "train_images", "validation_images", "test_images", "settings", "phase_seconds"}
     # Where the time went: every phase, adding up to the run's time, which the last line gives.
     phases = results["phase_seconds"]
     assert list(phases) == ["start-up", "data", "model", "tracing", "training", "scoring", "files",
@@ -186,7 +189,7 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
     assert result.stdout.strip().splitlines()[-1].startswith(f"wall time {phases['total']:.1f} s: ")
     assert 5 < results["psnr_noisy"] < 20 and 5 < results["psnr_denoised"] < 40
     assert -1 <= results["ssim_denoised"] <= 1
-    assert results["epochs_run"] == 2 and results["train_images"] == 230
+    assert results["epochs_run"] == 2 and results["train_images"] == 230 and results["validation_images"] == 26
     assert results["test_images"] == 500 and results["train_seconds"] > 0
     assert results["backend"] == "tensorflow" and results["seed"] == 42
     assert "Training on tensorflow" in result.stdout
@@ -202,9 +205,9 @@ def test_script_runs_end_to_end_and_writes_its_outputs(dataset, fixture_data, tm
     assert settings["FILTERS"] == list(script["FILTERS"]) and settings["KERNEL_SIZE"] == script["KERNEL_SIZE"]
     assert settings["LEARNING_RATE"] == script["LEARNING_RATE"] and settings["PRECISION"] == "auto"
     assert settings["IMAGES_PER_EPOCH"] == 256 and settings["EPOCHS"] == 2 and settings["BATCH_SIZE"] == 32
-    # An epoch is a whole number of 16-step executions: 256 images at batch 32 round up to 512.
-    assert settings["images_per_epoch"] == 256 and settings["trained_images_per_epoch"] == 512
-    assert results["train_images_per_second"] == pytest.approx(2 * 512 / results["train_seconds"], rel=0.01)
+    # An epoch is IMAGES_PER_EPOCH // BATCH_SIZE = 8 steps, run as one call of 8 (a divisor of 8, at most 16).
+    assert settings["trained_images_per_epoch"] == 256 and settings["steps_per_execution"] == 8
+    assert results["train_images_per_second"] == pytest.approx(2 * 256 / results["train_seconds"], rel=0.01)
     assert settings["DATASET"] == dataset and settings["LIMIT"] == 256
     assert settings["TEST_NOISE_SEED"] == script["TEST_NOISE_SEED"]
     assert "PSNR (dB)" in result.stdout and "metrics.json" in result.stdout
@@ -474,17 +477,21 @@ def test_denoise_own_images_through_the_script(fixture_data, tmp_path):
         assert denoised.size == (61, 45) and denoised.mode == "L"
 
 
-@pytest.mark.parametrize(("flags", "images_per_epoch"), [
-    (("--limit", "400"), 180),  # Half of the 360 training images: more than MIN_IMAGES_PER_EPOCH.
-    (("--limit", "100"), 64),  # Half of 90 would be fewer: MIN_IMAGES_PER_EPOCH it is.
-    (("--limit", "400", "--images-per-epoch", "100"), 100),  # Set: exactly that.
+@pytest.mark.parametrize(("flags", "trained_images", "steps_per_execution"), [
+    (("--images-per-epoch", "200", "--batch-size", "8"), 200, 5),  # 25 steps: calls of 5.
+    (("--images-per-epoch", "100", "--batch-size", "8"), 96, 12),  # 12 steps: one call of 12.
+    (("--images-per-epoch", "512", "--batch-size", "16"), 512, 16),  # 32 steps: calls of 16.
 ])
 @pytest.mark.slow
-def test_the_default_budget_follows_the_training_set(flags, images_per_epoch, fixture_data, tmp_path):
-    """An epoch is MIN_IMAGES_PER_EPOCH noisy images, or EPOCH_FRACTION of a training set big
-    enough for that to be more (here 64 and 1/2, for a small, quick run)."""
+def test_an_epoch_is_images_per_epoch_whatever_the_dataset(flags, trained_images, steps_per_execution,
+                                                           fixture_data, tmp_path):
+    """Keras' steps_per_epoch is IMAGES_PER_EPOCH // BATCH_SIZE, at any dataset size; the steps per
+    execution divide it, since Keras runs each call into the graph whole."""
     out = tmp_path / "out"
     run_in_process(SCRIPTS["mnist"], "--data-dir", str(fixture_data), "--output-dir", str(out),
-                   "--epochs", "1", "--min-images-per-epoch", "64", "--epoch-fraction", "0.5", *flags)
+                   "--epochs", "1", "--limit", "300", *flags)
     settings = json.loads((out / "metrics.json").read_text())["settings"]
-    assert settings["images_per_epoch"] == images_per_epoch
+    assert settings["trained_images_per_epoch"] == trained_images
+    assert settings["steps_per_execution"] == steps_per_execution
+    log = results.read_log(out / "training_log.csv")
+    assert len(log["loss"]) == 1

@@ -72,3 +72,13 @@ def test_configure_sets_the_policy_and_prints_one_line(monkeypatch, capsys):
     with pytest.raises(ConfigError):
         hardware.configure("half")
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(("wanted", "steps_per_epoch", "expected"), [
+    (16, 880, 16), (16, 250, 10), (16, 12, 12), (16, 7, 7), (16, 997, 1), (1, 880, 1)])
+def test_the_steps_per_execution_divide_an_epoch(wanted, steps_per_epoch, expected):
+    """Keras runs every call into the graph whole: more steps per call than divide an epoch
+    would train more steps than the epoch has."""
+    machine = hardware.configure("float32", steps_per_execution=wanted, steps_per_epoch=steps_per_epoch,
+                                 verbose=False)
+    assert machine.steps_per_execution == expected and steps_per_epoch % expected == 0

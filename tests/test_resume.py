@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from stop_after import StopAfter
 
-from denoise_kit import errors, folders, results, resume
+from denoise_kit import errors, folders, results, resume, training
 from denoise_kit.errors import ConfigError, TrainingDiverged
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,8 +86,8 @@ def test_a_nan_loss_ends_with_one_line_and_no_results(tmp_path, nan_epoch):
     # results.save stops there, before writing anything, and drops the backup of NaN
     # weights: the next run (with a lower learning rate) starts afresh.
     with pytest.raises(TrainingDiverged, match=f"epoch {nan_epoch}"):
-        results.save(tmp_path, model, {}, None, None, None, None, train_images=8,
-                     settings={"trained_images_per_epoch": 8}, device="CPU", title="t")
+        run = training.TrainingRun(tmp_path, {"trained_images_per_epoch": 8}, "CPU", "t", 8, 2)
+        results.save(run, model, {}, test_images=8)
     assert (tmp_path / "metrics.json").read_text() == '{"earlier": "run"}\n'
     assert not [p.name for p in tmp_path.iterdir() if p.suffix in (".keras", ".png")]
     assert not (tmp_path / resume.BACKUP_DIR).exists()

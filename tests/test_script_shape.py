@@ -8,7 +8,9 @@ import sys
 
 import jupytext
 import pytest
-from conftest import ROOT
+from conftest import ROOT, page_stats
+
+from denoise_kit import cli
 
 DENOISERS = ("denoise_transpose_mnist.py", "denoise_upsampling_notmnist.py")
 KIT_SCRIPTS = (*DENOISERS, "compare_decoders.py", "playground.py")
@@ -68,26 +70,57 @@ def test_without_the_kit_the_first_cell_says_how_to_install_it(script, monkeypat
     assert error.value.__suppress_context__  # `from None`: the one line, not a chain of tracebacks.
 
 
-LESSON_KNOBS = {"DATASET", "NOISE_FACTOR", "EPOCHS", "IMAGES_PER_EPOCH", "MIN_IMAGES_PER_EPOCH",
-                "EPOCH_FRACTION", "BATCH_SIZE", "FILTERS", "DECODER_FILTERS", "KERNEL_SIZE", "INTERPOLATION",
-                "LEARNING_RATE", "SEED"}
+LESSON_KNOBS = ["DATASET", "NOISE_FACTOR", "EPOCHS", "IMAGES_PER_EPOCH", "BATCH_SIZE", "FILTERS",
+                "DECODER_FILTERS", "KERNEL_SIZE", "INTERPOLATION", "LEARNING_RATE", "SEED"]
+HOW_IT_RUNS = ["VALIDATION_FRACTION", "MAX_VALIDATION_IMAGES", "VALIDATION_NOISE_SEED", "TEST_NOISE_SEED",
+               "LIMIT", "DATA_DIR", "OUTPUT_DIR"]
 
 
-def constants_by_cell(script: str) -> list[set[str]]:
-    """The UPPERCASE names each code cell assigns, cell by cell."""
+def constants_in_order(script: str) -> list[list[str]]:
+    """The UPPERCASE names each code cell assigns, cell by cell, in the order they are set."""
     cells = [cell.source for cell in jupytext.read(ROOT / script).cells if cell.cell_type == "code"]
-    return [{target.id for node in ast.parse(source).body if isinstance(node, ast.Assign | ast.AnnAssign)
+    return [[target.id for node in ast.parse(source).body if isinstance(node, ast.Assign | ast.AnnAssign)
              for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-             if isinstance(target, ast.Name) and target.id.isupper()} for source in cells]
+             if isinstance(target, ast.Name) and target.id.isupper()] for source in cells]
 
 
 @pytest.mark.parametrize("script", DENOISERS)
-def test_the_lesson_knobs_and_how_it_runs_are_two_cells(script):
-    cells = constants_by_cell(script)
-    lesson = next(names for names in cells if "DATASET" in names)
-    how_it_runs = next(names for names in cells if "OUTPUT_DIR" in names)
+def test_the_knobs_come_first_then_how_the_script_runs_then_the_flags(script):
+    """One cell: the lesson's knobs, then the constants the page itself reads on how it runs,
+    then CONFIG (the flags); how the kit runs (precision, --denoise, TensorBoard) is kit flags."""
+    names = next(names for names in constants_in_order(script) if "DATASET" in names)
+    lesson = [name for name in names if name in LESSON_KNOBS]
+    assert names == [*lesson, *HOW_IT_RUNS, "CONFIG"], names
     assert {"DATASET", "NOISE_FACTOR", "EPOCHS", "IMAGES_PER_EPOCH", "BATCH_SIZE", "FILTERS", "KERNEL_SIZE",
-            "LEARNING_RATE", "SEED"} <= lesson <= LESSON_KNOBS
-    assert {"PRECISION", "STEPS_PER_EXECUTION", "VALIDATION_FRACTION", "MAX_VALIDATION_IMAGES", "DATA_DIR",
-            "OUTPUT_DIR", "VALIDATION_NOISE_SEED", "TEST_NOISE_SEED", "DENOISE", "TENSORBOARD"} <= how_it_runs
-    assert not how_it_runs & LESSON_KNOBS
+            "LEARNING_RATE", "SEED"} <= set(lesson)
+    assert {"PRECISION", "STEPS_PER_EXECUTION", "DENOISE", "ADD_NOISE", "INVERT",
+            "TENSORBOARD"} == set(cli.DENOISER_RUN_FLAGS)
+    assert "run_flags=cli.DENOISER_RUN_FLAGS" in (ROOT / script).read_text()
+
+
+# Each page's budget: at most so many lines and prose words, and its lesson (the first `.fit(`, or for
+# the demos the first UpSampling2D / Conv2DTranspose layer) by that line. keras.io's denoising example:
+# 175 lines, about 300 words of prose, fit at line 132.
+PAGE_BUDGETS = {
+    "denoise_transpose_mnist.py": (250, 1000, "fit", 150),
+    "denoise_upsampling_notmnist.py": (250, 1000, "fit", 150),
+    "compare_decoders.py": (250, 900, None, None),
+    "upsampling_demo.py": (220, 900, "first_layer", 60),
+    "transpose_demo.py": (330, 1400, "first_layer", 70),
+}
+
+
+@pytest.mark.parametrize("script", PAGE_BUDGETS)
+def test_a_page_stays_within_its_budget(script):
+    max_lines, max_words, lesson, by_line = PAGE_BUDGETS[script]
+    stats = page_stats(script)
+    assert stats["lines"] <= max_lines and stats["prose_words"] <= max_words, stats
+    if lesson:
+        assert stats[lesson] is not None and stats[lesson] <= by_line, stats
+
+
+@pytest.mark.parametrize("script", DENOISERS)
+def test_a_denoiser_meets_the_ideas_in_the_order_of_the_lesson(script):
+    headings = [line for line in (ROOT / script).read_text().splitlines() if line.startswith("# ## ")]
+    assert headings == ["# ## The knobs", "# ## The data", "# ## The noise", "# ## The model", "# ## Training",
+                        "# ## Results", "# ## Your own image", "# ## Going further"], headings
