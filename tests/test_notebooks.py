@@ -32,8 +32,8 @@ NOTEBOOKS = {
                                            "history.png", "metrics.json", "model.keras"}),
     "denoise_upsampling_notmnist.py": (QUICK, {"noisy_inputs.png", "reconstructions.png", "progress.png",
                                               "metrics.json", "model.keras"}),
-    "upsampling_demo.py": ("", {"smoothing.png", "generator.png", "interpolations.png"}),
-    "transpose_demo.py": ("", {"unit_kernel.png", "stamps.png", "generators.png", "checkerboard.png"}),
+    "upsampling_demo.py": ("", {"smoothing.png", "interpolations.png"}),
+    "transpose_demo.py": ("", {"unit_kernel.png", "stamps.png", "checkerboard.png"}),
     "compare_decoders.py": ("LIMIT = 256\nEPOCHS = 1\nSEEDS = 1\nIMAGES_PER_EPOCH = 256\n",
                             {"results.md", "results.json", "comparison.png", "artifacts.png"}),
 }
@@ -63,22 +63,23 @@ PROBE = ("import json, os, sys\n"
 
 
 def notebook_of(script: str, constants: str, first_cell: str | None = None):
-    """The script as a notebook, with a cell setting `constants` right before the
-    cell that reads the flags (in a notebook, the flags are the cells), or, in a
-    script without one (the demos), right after the configuration cell, the
-    first that sets OUTPUT_DIR; no cell if `constants` is empty. `first_cell`, if
-    given, goes before all others."""
+    """The script as a notebook, with `constants` set as a learner edits them: in the
+    cell that reads the flags (in a notebook, the flags are the cells), right before
+    that line, or, in a script without one (the demos), in a cell of their own right
+    after the configuration cell, the first that sets OUTPUT_DIR; nothing if
+    `constants` is empty. `first_cell`, if given, goes before all others."""
     from nbformat.v4 import new_code_cell
 
     notebook = jupytext.read(ROOT / script)
     cells = notebook.cells
     code = [i for i, cell in enumerate(cells) if cell.cell_type == "code"]
     flags = [i for i in code if "cli.override_from_flags(" in cells[i].source]
-    if flags:
-        at = flags[0]
-    else:
+    if constants and flags:
+        cell = cells[flags[0]]
+        before, line, after = cell.source.partition("CONFIG = cli.override_from_flags(")
+        cell.source = before + constants + line + after
+    elif constants:
         at = 1 + next(i for i in code if re.search(r"^OUTPUT_DIR\b[^=\n]*=", cells[i].source, re.MULTILINE))
-    if constants:
         cells.insert(at, new_code_cell(constants))
     if first_cell is not None:
         cells.insert(0, new_code_cell(first_cell))

@@ -66,7 +66,7 @@ def write_png(path: Path, array: np.ndarray) -> Path:
 def test_the_explorer_gives_transpose_demos_numbers(transpose_demo):
     """At the demo's settings (an all-ones 6x6 image, k=3 and k=4 with s=2, and
     resize-convolution k=3) the explorer gives the demo's arrays and ratios."""
-    size = transpose_demo["CONSTANT_SIZE"]
+    size = transpose_demo["ONES_IMAGE_SIZE"]
     demo_outputs, demo_ratios = transpose_demo["checkerboard_outputs"], transpose_demo["checkerboard_ratios"]
     for demo_name, (kernel, layer) in {"Conv2DTranspose k=3, s=2": (3, TRANSPOSE),
                                       "Conv2DTranspose k=4, s=2": (4, TRANSPOSE),
@@ -75,9 +75,9 @@ def test_the_explorer_gives_transpose_demos_numbers(transpose_demo):
         np.testing.assert_array_equal(result.output, demo_outputs[demo_name])
         assert result.interior_ratio == demo_ratios[demo_name]
     assert demo_ratios["Conv2DTranspose k=3, s=2"] == 4
-    # The demo's stamp count over a 5x5 input (its generators) is the explorer's coverage.
-    np.testing.assert_array_equal(overlap.explore(5, 3, 2, "same", TRANSPOSE).coverage,
-                                  transpose_demo["stamp_counts"])
+    # The demo's stamps over a 5x5 input (its generator's), all ones, add up to the explorer's coverage.
+    stamps = transpose_demo["stamps"](np.ones((5, 5), "float32"), np.ones((3, 3)), 2, "same")
+    np.testing.assert_array_equal(overlap.explore(5, 3, 2, "same", TRANSPOSE).coverage, sum(stamps.values()))
 
 
 def test_the_size_rule_is_the_demos_and_the_layers(transpose_demo):
