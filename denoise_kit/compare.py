@@ -1,11 +1,12 @@
-"""Statistics, verdict and checkerboard measure for compare_decoders.py.
+"""Verdict, tables and checkerboard measure for compare_decoders.py.
 
 Every decoder is trained with the same seeds, so two decoders are compared
 seed by seed: the per-seed PSNR differences cancel what a seed does to both
-(the same initial weights' luck, the same noise and shuffling order). A gap
-counts only when the 95% confidence interval of the mean paired difference,
-mean ± t × standard error with Student's t for seeds - 1 degrees of freedom,
-leaves out 0; otherwise it is a tie.
+(the same initial weights' luck, the same noise and shuffling order). The
+script computes those differences and the 95% confidence interval of their
+mean (mean ± t × standard error, Student's t for seeds - 1 degrees of
+freedom); here a gap counts when that interval leaves out 0, otherwise it
+is a tie, and the verdict says so in words.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -42,9 +44,6 @@ class Result:
     def psnr_sd(self) -> float:
         return mean_sd(self.psnr)[1]
 
-    def psnr_by_seed(self) -> dict[int, float]:
-        return dict(zip(self.seeds, self.psnr, strict=True))
-
 
 def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
@@ -52,55 +51,48 @@ def mean_sd(values: Sequence[float]) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
-# ------------------------------------------------------------------ paired statistics
-
-
-def t_critical_95(degrees_of_freedom: int) -> float:
-    """Two-sided 95% critical value of Student's t (12.71 for 1, 4.30 for 2, ...)."""
-    from scipy import stats  # Imported here: only the verdict needs it.
-
-    return float(stats.t.ppf(0.975, degrees_of_freedom))
+# ------------------------------------------------------------------ paired differences
 
 
 @dataclass(frozen=True)
 class Paired:
-    """Statistics of the per-seed differences a - b."""
+    """The per-seed PSNR differences best - other, and the 95% confidence interval
+    of their mean as the script computed it ((-inf, inf) for one seed)."""
 
     differences: tuple[float, ...]
-    mean: float
-    sd: float  # Sample standard deviation of the differences.
-    se: float  # Standard error of their mean: sd / sqrt(n).
-    margin: float  # Half-width of the 95% confidence interval: t × se (inf for one seed).
+    low: float
+    high: float
 
     @property
     def n(self) -> int:
         return len(self.differences)
 
     @property
+    def mean(self) -> float:
+        return mean_sd(self.differences)[0]
+
+    @property
+    def sd(self) -> float:
+        return mean_sd(self.differences)[1]
+
+    @property
     def tie(self) -> bool:
         """True when the 95% interval of the mean difference includes 0."""
-        return abs(self.mean) <= self.margin
+        return self.low <= 0 <= self.high
+
+    def as_json(self, method: str) -> dict[str, Any]:
+        """For results.json: an unbounded interval (one seed) as null."""
+        def bound(value: float) -> float | None:
+            return float(value) if math.isfinite(value) else None
+
+        return {"method": method, "differences": list(self.differences), "mean": self.mean,
+                "interval_95": [bound(self.low), bound(self.high)], "tie": self.tie}
 
 
-def paired_differences(a: Mapping[int, float], b: Mapping[int, float]) -> list[float]:
-    """a[seed] - b[seed] for every seed both have, in seed order."""
-    return [a[seed] - b[seed] for seed in sorted(set(a) & set(b))]
-
-
-def paired_stats(differences: Sequence[float]) -> Paired:
-    """Mean, standard deviation, standard error and 95% margin of paired differences."""
-    if not differences:
-        raise ValueError("no paired differences: the two results share no seed")
-    mean, sd = mean_sd(differences)
-    n = len(differences)
-    se = sd / math.sqrt(n)
-    margin = t_critical_95(n - 1) * se if n > 1 else math.inf
-    return Paired(tuple(float(d) for d in differences), mean, sd, se, margin)
-
-
-def compare_two(better: Result, other: Result) -> Paired:
-    """Paired PSNR statistics of `better` - `other` over their shared seeds."""
-    return paired_stats(paired_differences(better.psnr_by_seed(), other.psnr_by_seed()))
+def paired(gaps: Mapping[str, tuple[Sequence[float], tuple[float, float]]]) -> dict[str, Paired]:
+    """{decoder: (per-seed differences, (low, high))}, the script's, as Paired."""
+    return {name: Paired(tuple(float(d) for d in differences), float(low), float(high))
+            for name, (differences, (low, high)) in gaps.items()}
 
 
 # --------------------------------------------------------------------------- verdict
@@ -111,26 +103,28 @@ TIE_RULE = ("Decoders are compared seed by seed (all are trained with the same s
             "out 0; otherwise it is a tie.")
 
 
-def _compared_line(other: Result, paired: Paired) -> str:
+def _compared_line(other: str, paired: Paired) -> str:
     if paired.n < 2:
-        return (f"  {other.method}: {paired.mean:.2f} dB behind; with one seed there is no "
+        return (f"  {other}: {paired.mean:.2f} dB behind; with one seed there is no "
                 "spread to judge it by (use --seeds 3).")
-    low, high = paired.mean - paired.margin, paired.mean + paired.margin
+    low, high = paired.low, paired.high
     spread = (f"per-seed differences {min(paired.differences):.2f} to {max(paired.differences):.2f} dB, "
               f"standard deviation {paired.sd:.3f}, 95% interval {low:.2f} to {high:.2f} dB")
     if paired.tie:
-        return f"  {other.method}: a tie ({paired.mean:.2f} dB behind on average; {spread})."
-    return f"  {other.method}: {paired.mean:.2f} dB behind, beyond the seed-to-seed spread ({spread})."
+        return f"  {other}: a tie ({paired.mean:.2f} dB behind on average; {spread})."
+    return f"  {other}: {paired.mean:.2f} dB behind, beyond the seed-to-seed spread ({spread})."
 
 
-def verdict(results: list[Result], dataset: str, noise_factor: float) -> str:
-    """The answer in plain words, derived from the numbers."""
+def verdict(results: list[Result], dataset: str, noise_factor: float, best_method: str,
+            compared: Mapping[str, Paired]) -> str:
+    """The answer in plain words: `best_method` against each decoder in `compared`
+    (its paired differences and interval), best PSNR first, then the classical filters."""
     neural = sorted((r for r in results if r.kind == "neural"), key=lambda r: -r.psnr_mean)
     classical = sorted((r for r in results if r.kind == "classical"), key=lambda r: -r.psnr_mean)
-    best = neural[0]
+    best = next(r for r in neural if r.method == best_method)
     lines = [f"On {dataset} with noise {noise_factor:g}, {best.method} scores best: "
              f"{best.psnr_mean:.2f} ± {best.psnr_sd:.2f} dB over {len(best.psnr)} seed(s)."]
-    lines += [_compared_line(other, compare_two(best, other)) for other in neural[1:]]
+    lines += [_compared_line(r.method, compared[r.method]) for r in neural if r.method in compared]
     if classical:
         top = classical[0]
         worst = neural[-1]
@@ -143,10 +137,9 @@ def verdict(results: list[Result], dataset: str, noise_factor: float) -> str:
     return "\n".join(lines)
 
 
-def sweep_summary(levels: Mapping[float, list[Result]]) -> str:
-    """One line on how the ranking of the decoders moves with the noise level."""
-    winners = {noise: max((r for r in results if r.kind == "neural"), key=lambda r: r.psnr_mean).method
-               for noise, results in sorted(levels.items())}
+def sweep_summary(best: Mapping[float, str]) -> str:
+    """One line on how the best decoder moves with the noise level ({noise factor: best})."""
+    winners = dict(sorted(best.items()))
     noises = ", ".join(f"{noise:g}" for noise in winners)
     if len(set(winners.values())) == 1:
         return f"At every noise level ({noises}), {next(iter(winners.values()))} scores best."

@@ -1,13 +1,20 @@
-"""The bookkeeping of compare_decoders.py: what is finished, what is left, and
-the results written from it.
+"""The bookkeeping of compare_decoders.py: what is finished, what is left, how
+long each training took, and the results written from it.
 
     run = comparison.Comparison(CONFIG, machine, data, x_test_noisy, decoders=list(DECODERS),
                                 images_per_epoch=steps_per_epoch * BATCH_SIZE)
     run.score_classical_filters(x_tuning, x_tuning_noisy)     # tuned, scored and saved
     for noise_factor, name, seed in run.trainings_to_do():    # only what progress.json lacks
-        ...                                                    # train, then denoise the test set
-        run.save_training(noise_factor, name, seed, denoiser, x_denoised, train_seconds, inference_ms)
-    print(comparison.write_results(run))                      # each level's table and verdict
+        ...
+        model.fit(..., callbacks=run.callbacks(noise_factor, name, seed))  # timed
+        x_denoised = run.predict(denoiser, x_test_noisy[noise_factor])      # timed, warm
+        run.save_training(noise_factor, name, seed, denoiser, x_denoised, psnr)
+    psnr = run.psnr_by_seed(noise_factor)                     # decoder -> PSNR per seed
+    print(comparison.write_results(run, gaps))                # each level's table and verdict
+
+The script itself computes each training's PSNR and, per noise level, the
+per-seed differences and their 95% intervals (`gaps`): this module only
+records them and puts them into words.
 
 Every classical score and every finished training goes into progress.json in
 the output folder as soon as it is done, under the settings it was made with
@@ -25,6 +32,7 @@ several noise levels, psnr_vs_noise.png.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,11 +46,15 @@ import numpy as np
 from denoise_kit import baselines, compare, datasets, errors, files, finished_work, folders, metrics, plots
 from denoise_kit.errors import UserError
 from denoise_kit.hardware import Hardware
+from denoise_kit.timing import WarmTimer, predict_timed
 
 PROGRESS_FILE = "progress.json"
 # Constants a resumed run may change: they only say where results go, or add entries to them.
 ADDS_ENTRIES = ("OUTPUT_DIR", "NOISE_FACTOR", "NOISE_FACTORS", "SEEDS", "TENSORBOARD")
 NEURAL_SCORES = ("psnr", "ssim", "train_seconds", "images_per_second", "inference_ms", "checkerboard")
+# Per noise level: the best decoder, and each other decoder's per-seed PSNR differences
+# (best - other, in seed order) with their 95% confidence interval (low, high).
+Gaps = Mapping[float, tuple[str, Mapping[str, tuple[Sequence[float], tuple[float, float]]]]]
 
 
 @dataclass
@@ -103,6 +115,8 @@ class Comparison:
         self._finished_seconds: list[float] = []
         self._done = self._total = 0
         self._started = time.perf_counter()
+        self._timer: WarmTimer | None = None  # The last training's, from `callbacks`.
+        self._inference_ms = math.nan  # The last `predict`'s.
 
     def settings(self) -> dict[str, Any]:
         """What a resumed run must share with the one it continues: every constant
@@ -152,6 +166,22 @@ class Comparison:
             self._started = time.perf_counter()
             yield job
 
+    def callbacks(self, noise_factor: float, name: str, seed: int) -> list[keras.callbacks.Callback]:
+        """For one training's `fit`: a timer that leaves out building and tracing the graph
+        (save_training reads it), and with TENSORBOARD a TensorBoard run of its own."""
+        self._timer = WarmTimer()
+        callbacks: list[keras.callbacks.Callback] = [self._timer]
+        if self.config["TENSORBOARD"]:  # Loss, PSNR and the learning rate per epoch.
+            callbacks.append(keras.callbacks.TensorBoard(self.tensorboard_dir(noise_factor, name, seed)))
+        return callbacks
+
+    def predict(self, denoiser: keras.Model, x_noisy: np.ndarray) -> np.ndarray:
+        """The denoiser's outputs for `x_noisy`, INFERENCE_BATCH images per step, timed after
+        a warm-up run (save_training reads the time)."""
+        x_denoised, ms = predict_timed(denoiser, x_noisy, self.config["INFERENCE_BATCH"])
+        self._inference_ms = ms
+        return x_denoised
+
     def tensorboard_dir(self, noise_factor: float, name: str, seed: int) -> str:
         """OUTPUT_DIR/tensorboard/noise-0.5/<decoder>-seed-42: one TensorBoard run per training,
         emptied first (a training stopped halfway starts over, and so do its logs)."""
@@ -163,13 +193,19 @@ class Comparison:
         return str(folder)
 
     def save_training(self, noise_factor: float, name: str, seed: int, denoiser: keras.Model,
-                      x_denoised: np.ndarray, train_seconds: float, inference_ms: float) -> None:
-        """Score one trained decoder on the test set, save it, and print its line with the time left."""
+                      x_denoised: np.ndarray, psnr: float) -> None:
+        """Save one trained decoder's test PSNR with its SSIM, checkerboard share and the
+        times of the last `callbacks` and `predict`, and print its line with the time left."""
         error = x_denoised - self.data.x_test
         trained_images = self.config["EPOCHS"] * self.images_per_epoch
+        if self._timer is None:
+            raise UserError("train with callbacks=run.callbacks(...) in fit: it times the training")
+        train_seconds = self._timer.seconds
         entry = {"train_seconds": train_seconds, "images_per_second": trained_images / train_seconds,
-                 "inference_ms": inference_ms, "params": denoiser.count_params(),
-                 **scores(self.data.x_test, x_denoised),
+                 "inference_ms": self._inference_ms, "params": denoiser.count_params(),
+                 "psnr": float(psnr),
+                 "ssim": float(np.mean(metrics.ssim_per_image(self.data.x_test, x_denoised))),
+                 "checkerboard": compare.checkerboard_share(error),
                  "mean_error": finished_work.packed(error.mean(axis=0)[..., 0]),
                  "spectrum": finished_work.packed(compare.mean_error_spectrum(error))}
         if seed == self.seeds[0]:
@@ -185,6 +221,12 @@ class Comparison:
               flush=True)
 
     # --------------------------------------------------------------------- the results
+
+    def psnr_by_seed(self, noise_factor: float) -> dict[str, np.ndarray]:
+        """Each decoder's test PSNR at `noise_factor`, one value per seed, the seeds in the same
+        order for every decoder; one line if a training is not finished yet."""
+        return {name: np.array([self._entry(training_key(noise_factor, name, seed))["psnr"]
+                                for seed in self.seeds], dtype=float) for name in self.decoders}
 
     def levels(self) -> list[Level]:
         """Every level with every method's results, from the finished work; one
@@ -233,17 +275,21 @@ CHECKERBOARD_NOTE = (
     "pattern; several times more is one (artifacts.png).\n")
 
 
-def write_results(run: Comparison) -> str:
-    """Write every results file of `run`; return what to print: each level's table
-    and verdict, the sweep's summary for several levels, and the files written."""
+def write_results(run: Comparison, gaps: Gaps) -> str:
+    """Write every results file of `run`, with the verdict in words from the script's
+    `gaps`; return what to print: each level's table and verdict, the sweep's summary
+    for several levels, and the files written."""
     config, data, out = run.config, run.data, run.output_dir
     levels = run.levels()
     shape = data.x_test.shape[1:3]
     white, mask = compare.white_noise_share(shape), compare.stride_frequency_mask(shape)
-    verdicts = [compare.verdict(level.results, config["DATASET"], level.noise_factor) for level in levels]
+    best = {level.noise_factor: gaps[level.noise_factor][0] for level in levels}
+    compared = {level.noise_factor: compare.paired(gaps[level.noise_factor][1]) for level in levels}
+    verdicts = [compare.verdict(level.results, config["DATASET"], noise, best[noise], compared[noise])
+                for level in levels for noise in [level.noise_factor]]
     sweep = len(levels) > 1
     if sweep:
-        verdicts.append(compare.sweep_summary({level.noise_factor: level.results for level in levels}))
+        verdicts.append(compare.sweep_summary(best))
     noisy = {level.noise_factor: metrics.quality(data.x_test, level.x_noisy) for level in levels}
     noises = ", ".join(f"{level.noise_factor:g}" for level in levels)
     last_seed = config["SEED"] + config["SEEDS"] - 1
@@ -271,6 +317,8 @@ def write_results(run: Comparison) -> str:
         "checkerboard_white_noise": white, "verdict": "\n\n".join(verdicts),
         "levels": [{"noise_factor": level.noise_factor, "noisy_psnr": noisy[level.noise_factor]["psnr"],
                     "noisy_ssim": noisy[level.noise_factor]["ssim"], "verdict": text,
+                    "best": best[level.noise_factor],
+                    "compared": [p.as_json(name) for name, p in compared[level.noise_factor].items()],
                     "results": [vars(r) for r in level.results]}
                    for level, text in zip(levels, verdicts, strict=False)]})
     written = ["results.md", "results.json"]

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import learner_env, run_in_process, run_program, script_command, sparse_digits
+from test_script_shape import kit_calls
 
 from denoise_kit import baselines, batches, cli, compare, metrics, quiet, timing
 from denoise_kit.errors import ConfigError
@@ -34,6 +35,7 @@ def classical(name, psnr):
 
 
 # ------------------------------------------------------------------ paired statistics
+# The page computes each gap's 95% interval (interval_95); compare.verdict words it.
 
 
 def test_mean_and_sample_sd():
@@ -41,53 +43,64 @@ def test_mean_and_sample_sd():
     assert compare.mean_sd([5.0]) == (5.0, 0.0)
 
 
-def test_t_critical_values_match_the_tables():
-    assert compare.t_critical_95(1) == pytest.approx(12.706, abs=1e-3)
-    assert compare.t_critical_95(2) == pytest.approx(4.303, abs=1e-3)
-    assert compare.t_critical_95(10) == pytest.approx(2.228, abs=1e-3)
+def page_cells(script, *names):
+    """The first code cell that imports and the cells that define `names`, run alone: a
+    function of the page, without the training around it."""
+    cells = [cell.source for cell in jupytext.read(ROOT / script).cells if cell.cell_type == "code"]
+    variables = {"__name__": "page"}
+    exec(compile(next(source for source in cells if "import" in source), script, "exec"), variables)
+    for name in names:
+        cell = next(source for source in cells if f"def {name}(" in source)
+        exec(compile(cell, script, "exec"), variables)
+    return variables
 
 
-def test_differences_are_paired_by_seed():
-    a = {44: 19.6, 42: 19.5, 43: 19.7, 45: 30.0}  # Seed 45 has no partner: left out.
-    b = {42: 19.3, 43: 19.6, 44: 19.2}
-    assert compare.paired_differences(a, b) == pytest.approx([0.2, 0.1, 0.4])
-    with pytest.raises(ValueError, match="share no seed"):
-        compare.paired_stats(compare.paired_differences({1: 1.0}, {2: 1.0}))
+@pytest.fixture(scope="module")
+def interval_95():
+    return page_cells("compare_decoders.py", "interval_95")["interval_95"]
 
 
-def test_paired_stats_worked_by_hand():
+def gaps_of(interval_95, best, *others):
+    """{other: Paired} as the page's answer cell makes them: best - other, seed by seed."""
+    return compare.paired({other.method: (np.subtract(best.psnr, other.psnr),
+                                          interval_95(np.subtract(best.psnr, other.psnr)))
+                           for other in others})
+
+
+def test_the_interval_worked_by_hand(interval_95):
     # Differences 0.1, 0.2, 0.3: mean 0.2; deviations -0.1, 0, 0.1, so
     # sd = sqrt((0.01 + 0 + 0.01) / 2) = 0.1; se = 0.1 / sqrt(3) = 0.05774;
     # margin = t(2) * se = 4.3027 * 0.05774 = 0.2484 > 0.2: a tie.
-    tie = compare.paired_stats([0.1, 0.2, 0.3])
-    assert (tie.n, tie.mean, tie.sd) == (3, pytest.approx(0.2), pytest.approx(0.1))
-    assert tie.se == pytest.approx(0.057735, abs=1e-6)
-    assert tie.margin == pytest.approx(0.248414, abs=1e-5)
-    assert tie.tie
+    low, high = interval_95(np.array([0.1, 0.2, 0.3]))
+    assert (low, high) == (pytest.approx(0.2 - 0.248414, abs=1e-5), pytest.approx(0.2 + 0.248414, abs=1e-5))
+    assert compare.Paired((0.1, 0.2, 0.3), low, high).tie
     # Differences 0.5, 0.6, 0.4: the same spread around 0.5 > 0.2484: a real gap.
-    gap = compare.paired_stats([0.5, 0.6, 0.4])
-    assert gap.mean == pytest.approx(0.5) and gap.margin == pytest.approx(0.248414, abs=1e-5)
-    assert not gap.tie
+    low, high = interval_95(np.array([0.5, 0.6, 0.4]))
+    assert low == pytest.approx(0.5 - 0.248414, abs=1e-5)
+    assert not compare.Paired((0.5, 0.6, 0.4), low, high).tie
+    # Two seeds: t(1) = 12.706, the table's value; differences 1.0 and 2.0: se 0.5.
+    assert interval_95(np.array([1.0, 2.0]))[1] == pytest.approx(1.5 + 12.706 * 0.5, abs=1e-3)
     # One seed: no spread, so the interval is unbounded and nothing is decided.
-    single = compare.paired_stats([0.7])
-    assert single.sd == 0.0 and math.isinf(single.margin) and single.tie
+    single = compare.Paired((0.7,), *interval_95(np.array([0.7])))
+    assert single.sd == 0.0 and math.isinf(single.high) and single.tie
 
 
-def test_pairing_finds_a_gap_that_the_seed_spread_hides():
+def test_pairing_finds_a_gap_that_the_seed_spread_hides(interval_95):
     # Each seed moves both decoders alike (sd 0.5 over seeds), yet B is 0.1 dB
     # behind with every seed: paired differences 0.1, 0.1, 0.1 have sd 0.
     best, other = neural("A", [19.0, 19.5, 20.0]), neural("B", [18.9, 19.4, 19.9])
-    paired = compare.compare_two(best, other)
-    assert paired.mean == pytest.approx(0.1) and paired.sd == pytest.approx(0.0, abs=1e-12)
-    assert not paired.tie
-    text = compare.verdict([other, best], "mnist", 0.5)
+    paired = gaps_of(interval_95, best, other)
+    assert paired["B"].mean == pytest.approx(0.1) and paired["B"].sd == pytest.approx(0.0, abs=1e-12)
+    assert not paired["B"].tie
+    text = compare.verdict([other, best], "mnist", 0.5, "A", paired)
     assert text.startswith("On mnist with noise 0.5, A scores best: 19.50 ± 0.50 dB over 3 seed(s).")
     assert "B: 0.10 dB behind, beyond the seed-to-seed spread (per-seed differences 0.10 to 0.10 dB" in text
 
 
-def test_paired_differences_that_straddle_zero_are_a_tie():
+def test_paired_differences_that_straddle_zero_are_a_tie(interval_95):
     best, other = neural("A", [19.3, 19.2, 19.4]), neural("B", [19.0, 19.3, 19.3])
-    text = compare.verdict([best, other, classical("median filter", 14.2)], "notmnist", 0.3)
+    text = compare.verdict([best, other, classical("median filter", 14.2)], "notmnist", 0.3, "A",
+                           gaps_of(interval_95, best, other))
     # Differences 0.3, -0.1, 0.1: mean 0.1, sd 0.2, margin 4.3027 * 0.2 / sqrt(3) = 0.50.
     assert ("B: a tie (0.10 dB behind on average; per-seed differences -0.10 to 0.30 dB, "
             "standard deviation 0.200, 95% interval -0.40 to 0.60 dB)") in text
@@ -95,21 +108,30 @@ def test_paired_differences_that_straddle_zero_are_a_tie():
             "by at least 5.00 dB") in text  # B: mean 19.20 dB.
 
 
-def test_one_seed_gives_no_spread_to_judge_by():
-    text = compare.verdict([neural("A", [19.0]), neural("B", [18.0])], "mnist", 0.5)
+def test_the_verdict_lists_the_others_best_first(interval_95):
+    a, b, c = neural("A", [19.0, 19.1]), neural("B", [18.0, 18.3]), neural("C", [18.5, 18.4])
+    text = compare.verdict([b, a, c], "mnist", 0.5, "A", gaps_of(interval_95, a, b, c))
+    lines = text.splitlines()
+    assert lines[1].startswith("  C: ") and lines[2].startswith("  B: ")
+
+
+def test_one_seed_gives_no_spread_to_judge_by(interval_95):
+    best, other = neural("A", [19.0]), neural("B", [18.0])
+    text = compare.verdict([best, other], "mnist", 0.5, "A", gaps_of(interval_95, best, other))
     assert "B: 1.00 dB behind; with one seed there is no spread" in text
+    assert compare.paired({"B": ([1.0], interval_95(np.array([1.0])))})["B"].as_json("B")["interval_95"] == [
+        None, None]  # results.json: JSON has no infinity.
 
 
 def test_classical_beating_a_decoder_is_said():
-    text = compare.verdict([neural("A", [12.0]), classical("median filter", 14.0)], "mnist", 0.5)
+    text = compare.verdict([neural("A", [12.0]), classical("median filter", 14.0)], "mnist", 0.5, "A", {})
     assert "The best classical filter (median filter, 14.00 dB) beats A (12.00 dB)" in text
 
 
 def test_sweep_summary_names_the_winner_per_level():
-    same = {0.2: [neural("A", [20.0]), neural("B", [19.0])], 0.8: [neural("A", [15.0]), neural("B", [14.0])]}
-    assert compare.sweep_summary(same) == "At every noise level (0.2, 0.8), A scores best."
-    moved = {0.8: [neural("A", [14.0]), neural("B", [15.0])], 0.2: [neural("A", [20.0]), neural("B", [19.0])]}
-    assert compare.sweep_summary(moved) == "The best decoder changes with the noise level (0.2: A; 0.8: B)."
+    assert compare.sweep_summary({0.8: "A", 0.2: "A"}) == "At every noise level (0.2, 0.8), A scores best."
+    assert compare.sweep_summary({0.8: "B", 0.2: "A"}) == (
+        "The best decoder changes with the noise level (0.2: A; 0.8: B).")
 
 
 def test_table_sorts_by_psnr_and_shows_spread():
@@ -481,6 +503,15 @@ def test_a_noise_sweep_draws_psnr_against_noise(tiny_comparison):
     assert results["levels"][0]["noisy_psnr"] > results["levels"][1]["noisy_psnr"] + 3
     assert [level.noise_factor for level in variables["run"].levels()] == [0.2, 0.6]
     assert results["verdict"].splitlines()[-1].startswith(("At every noise level", "The best decoder"))
+    for level in results["levels"]:  # The page's paired differences and intervals, as the verdict gives them.
+        psnr = {r["method"]: np.array(r["psnr"]) for r in level["results"] if r["kind"] == "neural"}
+        assert level["best"] == max(psnr, key=lambda name: psnr[name].mean())
+        assert [c["method"] for c in level["compared"]] == [name for name in psnr if name != level["best"]]
+        for c in level["compared"]:
+            assert c["differences"] == pytest.approx(psnr[level["best"]] - psnr[c["method"]])
+            low, high = c["interval_95"]
+            assert low <= c["mean"] <= high and c["tie"] == (low <= 0 <= high)
+            assert f"95% interval {low:.2f} to {high:.2f} dB" in level["verdict"]
 
 
 @pytest.mark.slow
@@ -492,6 +523,17 @@ def test_a_single_noise_level_draws_no_sweep(tiny_comparison):
 
 
 # ------------------------------------------------------------------------ the script
+
+
+def test_the_page_calls_the_kit_at_most_ten_times():
+    """The comparison stands on the page; the bookkeeping goes behind at most ten calls."""
+    calls = kit_calls("compare_decoders.py")
+    assert "comparison.write_results" in calls and "cli.override_from_flags" in calls
+    assert 0 < len(calls) <= 10, calls
+    source = (ROOT / "compare_decoders.py").read_text()
+    for step in (".compile(", ".fit(", "stats.t.ppf(", "keras.utils.set_random_seed(seed)"):
+        assert step in source, step
+
 
 
 @pytest.mark.slow
