@@ -1,8 +1,8 @@
 """
 Title: Denoising MNIST digits with a Conv2DTranspose autoencoder
-Description: keras.io's denoising autoencoder, changed in six ways (README, "What differs
-from keras.io"), in the pairing of Rahman's part 3: Conv2D + MaxPooling2D take each digit
-down to 7x7, and strided Conv2DTranspose layers learn to grow it back, clean.
+Description: keras.io's denoising autoencoder, changed in six ways (README, "What differs from
+keras.io"), in the pairing Rahman's part 3 announces (its code is not public): Conv2D +
+MaxPooling2D take each digit down to 7x7, and strided Conv2DTranspose layers grow it back, clean.
 Accelerator: optional (minutes on a 2-core CPU: docs/speed.md)
 """
 
@@ -31,7 +31,7 @@ from denoise_kit import cli, datasets, hardware, own_images, parallel, plots, pr
 DATASET = "mnist"  # "mnist", "notmnist" or "fashion_mnist".
 NOISE_FACTOR = 0.5  # Standard deviation of the Gaussian noise; pixels are in [0, 1].
 EPOCHS = 10  # Each ends with validation and a backup.
-IMAGES_PER_EPOCH = 7_040  # Noisy images per epoch (not a pass over the data), whatever its size.
+IMAGES_PER_EPOCH = 7_040  # Noisy images per epoch, whatever the dataset's size (not one pass over it).
 BATCH_SIZE = 8  # Images per training step.
 FILTERS = (32, 64)  # Filters per encoder level (28 -> 14 -> 7); the decoder mirrors them.
 KERNEL_SIZE = 3  # Height and width of every convolution kernel.
@@ -39,26 +39,26 @@ LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosi
 SEED = 42  # Weights, training noise and order: the same seed gives the same numbers.
 VALIDATION_FRACTION = 0.1  # Share of the training images kept aside, scored every epoch...
 MAX_VALIDATION_IMAGES = 1_000  # ...up to this many.
-VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images,
+VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images, whatever SEED is,
 TEST_NOISE_SEED = 43  # and for the test images: every run is scored on the same noisy images.
 LIMIT: int | None = None  # At most this many training images (validation included).
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/ (docs/data.md).
 OUTPUT_DIR = "outputs/denoise_transpose_mnist"  # The pictures, metrics and model.
 
-CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Also locks OUTPUT_DIR.
-if CONFIG["DENOISE"]:  # --denoise my_digit.png: your images through the saved model ("Your own image").
+CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Claims OUTPUT_DIR too.
+if CONFIG["DENOISE"]:  # The run flag --denoise my_digit.png: see "Your own image".
     own_images.denoise_and_exit(CONFIG)
-steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 steps of 8 images.
+steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 steps of 8 images: a multiple of 16.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
 
 # %% [markdown]
 # ## The data
 #
-# `datasets.load_data` returns what `keras.datasets.mnist.load_data()` does, and
-# downloads MNIST the first time (with only its test digits, a fifth is the test set).
+# `datasets.load_data` returns arrays as `keras.datasets.mnist.load_data()` does, and downloads
+# MNIST the first time. With only its 10,000 test digits at hand, a fixed fifth is the test set.
 
 # %%
-(x_train, _), (x_test, y_test) = datasets.load_data(DATASET, DATA_DIR)
+(x_train, _), (x_test, y_test) = datasets.load_data(DATASET, DATA_DIR)  # y_test: one image per class, shown.
 # Pixels to [0, 1], and the channel axis Conv2D wants: (N, 28, 28, 1).
 x_train, x_test = (x.astype("float32")[..., np.newaxis] / 255 for x in (x_train[:LIMIT], x_test))
 n_val = min(round(VALIDATION_FRACTION * len(x_train)), MAX_VALIDATION_IMAGES)
@@ -70,7 +70,7 @@ print(f"{len(x_train):,} train / {len(x_val):,} validation / {len(x_test):,} tes
 # ## The noise
 #
 # Each pixel gets its own Gaussian noise, clipped to [0, 1]: once for the validation and test
-# images, so every run is scored alike; anew at every training step, by a layer before the model.
+# images, so every run is scored alike; anew at every training step, by a layer before the denoiser.
 
 # %%
 def add_noise(images, noise_factor, seed):
@@ -82,7 +82,7 @@ def add_noise(images, noise_factor, seed):
 
 class FreshNoise(layers.Layer):
     def __init__(self, noise_factor, seed=None, **kwargs):
-        super().__init__(**kwargs)  # A SeedGenerator whose noise differs on each of several GPUs:
+        super().__init__(**kwargs)  # A keras.random.SeedGenerator that differs on each of several GPUs:
         self.noise_factor, self.seed_generator = noise_factor, parallel.PerDeviceSeedGenerator(seed)
 
     def call(self, images, training=False):  # True in fit's training steps, not its validation.
@@ -114,20 +114,19 @@ show_images([("clean: the target", x_train[:8]),
 
 # %%
 def build_autoencoder(input_shape=(None, None, 1)):
-    x = inputs = keras.Input(shape=input_shape)  # Any size the pooling divides.
+    x = inputs = keras.Input(shape=input_shape)  # Any size the pooling divides (two levels: 4, 8, ...).
     for n in FILTERS:  # Encoder: 28x28 -> 14x14 -> 7x7
         x = layers.Conv2D(n, KERNEL_SIZE, activation="relu", padding="same")(x)
         x = layers.MaxPooling2D(2, padding="same")(x)
     x = layers.Conv2D(FILTERS[-1], KERNEL_SIZE, activation="relu", padding="same")(x)  # On the 7x7 map
     for n in reversed(FILTERS):  # Decoder: 7x7 -> 14x14 -> 28x28
         x = layers.Conv2DTranspose(n, KERNEL_SIZE, strides=2, activation="relu", padding="same")(x)
-    if len(FILTERS) > 2:  # 28 -> 14 -> 7 -> 4 grows back to 32: 2 rows and columns too many each side.
-        x = layers.Cropping2D(2)(x)
-    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(x)  # In [0, 1]; float32 if mixed.
+    x = layers.Cropping2D(2)(x) if len(FILTERS) > 2 else x  # 3+ levels: 28 -> ... 4 grows back to 32.
+    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(x)  # In [0, 1], in float32 always.
     return keras.Model(inputs, outputs, name="denoiser")
 
 
-build_autoencoder(input_shape=(28, 28, 1)).summary()  # At 28x28, to show the shapes.
+build_autoencoder(input_shape=(28, 28, 1)).summary()  # At 28x28 to show the shapes; 7x7x64 is no bottleneck.
 
 # %% [markdown]
 # ## Training
@@ -152,8 +151,8 @@ trainer.fit(run.clean_batches, steps_per_epoch=steps_per_epoch, epochs=EPOCHS,
 #
 # Two scores of the noisy and the denoised test images against the clean
 # ones, averaged over the images: PSNR (in dB, higher is closer) and SSIM (1
-# is a perfect match). The defaults, on the offline MNIST copy: 9.38 -> 20.06 dB,
-# SSIM 0.41 -> 0.86 (docs/results.md).
+# is a perfect match). The defaults on the offline copy (2,000 of MNIST's test digits): 9.38 ->
+# 20.06 dB, SSIM 0.41 -> 0.86; a full download's score is not measured here (docs/results.md).
 
 # %%
 x_test_denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)  # The denoiser alone.
@@ -203,11 +202,11 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 # - Stop a run (Ctrl-C) and run the same command again: it resumes from the
 #   last finished epoch, with the numbers an unbroken run gives.
 # - `--tensorboard`, then `tensorboard --logdir outputs`: curves and pictures.
-# - `--kernel-size 4` (every layer's kernel): stamps the stride covers evenly,
-#   transpose_demo.py's cure for the checkerboard. Trained in compare_decoders.py,
-#   k4 and k3 end within 0.05 dB (docs/results.md).
-# - The 7x7 map holds 64 channels, 3,136 numbers for 784 pixels: the noise,
-#   not a bottleneck, keeps the model from learning to copy.
+# - `--kernel-size 4` (every layer's): with stride 2, each output pixel gets the same number of
+#   stamps, transpose_demo.py's cure for the checkerboard. compare_decoders.py swaps only the
+#   decoder's kernel, on narrower decoders: there k4 and k3 end 0.05 dB apart (docs/results.md).
+# - The 7x7 map holds 64 channels, 3,136 numbers for 784 pixels: the noise, not a bottleneck,
+#   keeps the model from learning to copy.
 # - compare_decoders.py swaps only the decoder, and measures.
 # - Batch 8 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.
