@@ -2,7 +2,7 @@
 Title: Conv2DTranspose, step by step, and its checkerboard artifacts
 Description: What Keras' Conv2DTranspose does to a 2x2 image, checked against MachineLearningMastery's
 post, and why a 3x3 kernel with stride 2 draws a checkerboard (Distill, 2016).
-Accelerator: None (seconds on a CPU; no data, no training)
+Accelerator: None (under a minute on a CPU; no data, no training)
 
 Run `python transpose_demo.py`: it prints each example and writes unit_kernel.png, stamps.png and
 checkerboard.png to outputs/transpose_demo/ under the folder you run it from. As a notebook
@@ -14,8 +14,8 @@ import os
 import sys
 import tempfile
 
-# os.environ["KERAS_BACKEND"] = "jax"  # Or "torch": set it before Keras loads (TensorFlow otherwise).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Quieter TensorFlow start-up.
+# os.environ["KERAS_BACKEND"] = "jax"  # Or "torch"; before Keras is imported. TensorFlow by default.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Quieter; "failed call to cuInit" only means no GPU.
 
 import keras
 import matplotlib
@@ -39,14 +39,19 @@ OUTPUT_DIR = "outputs/transpose_demo"  # Where the figures go, under the folder 
 # lands.
 
 # %%
-batch = INPUT.reshape((1, 2, 2, 1))  # A batch of one 2x2 image with one channel.
+def apply_model(model, image):
+    """One 2-D image through `model`, as a batch of one with one channel; the output image."""
+    batch = image[None, :, :, None]  # (1, rows, columns, 1)
+    return keras.ops.convert_to_numpy(model(batch))[0, :, :, 0]  # Called, not predict: one tiny batch.
+
+
 unit_model = keras.Sequential([keras.Input(shape=(2, 2, 1)),
                                layers.Conv2DTranspose(1, (1, 1), strides=(2, 2))])
 unit_model.summary()
 
 # The kernel's shape is (rows, columns, output channels, input channels); the bias has one value.
 unit_model.set_weights([np.ones((1, 1, 1, 1), dtype="float32"), np.zeros(1, dtype="float32")])
-unit_output = unit_model.predict(batch, verbose=0).reshape((4, 4))  # Batch and channel axes dropped.
+unit_output = apply_model(unit_model, INPUT)
 print("Input:", INPUT, "Output:", unit_output, sep="\n")
 
 # %% [markdown]
@@ -59,13 +64,17 @@ print("Input:", INPUT, "Output:", unit_output, sep="\n")
 # %%
 stride_1_model = keras.Sequential([keras.Input(shape=(2, 2, 1)), layers.Conv2DTranspose(1, (1, 1))])
 stride_1_model.set_weights([np.ones((1, 1, 1, 1), dtype="float32"), np.zeros(1, dtype="float32")])
-stride_1_output = stride_1_model.predict(batch, verbose=0).reshape((2, 2))
+stride_1_output = apply_model(stride_1_model, INPUT)
 print("Stride 1:", stride_1_output, sep="\n")
 
 spaced_out = np.zeros((4, 4), dtype="float32")
 spaced_out[::2, ::2] = INPUT  # Each pixel at (2*row, 2*col), zeros after it.
 print("The input with zeros after each pixel:", spaced_out, sep="\n")
 print("The same as the stride-2 output:", np.array_equal(spaced_out, unit_output))
+
+# %% [markdown]
+# Drawing code, not the lesson: `save_figure` writes each figure to `OUTPUT_DIR` and shows it;
+# `draw_array` draws an array, each value in its cell.
 
 # %%
 IN_NOTEBOOK = "ipykernel" in sys.modules  # Jupyter, Colab and VS Code run an IPython kernel.
@@ -84,7 +93,6 @@ def save_figure(fig, name):
     print(f"saved {path}")
     if IN_NOTEBOOK:
         from IPython.display import Image, display  # Shows whatever the kernel's matplotlib backend.
-
         display(Image(filename=path))
     elif SHOW:
         plt.show()
@@ -104,6 +112,7 @@ def draw_array(ax, array, title, boxes=()):
     ax.set(xticks=[], yticks=[], title=title)
 
 
+# %%
 pixels = list(zip(np.ndindex(INPUT.shape), COLOURS, strict=True))  # ((row, col), colour) each.
 fig, (left, right) = plt.subplots(1, 2, figsize=(7.2, 4.2), width_ratios=[1, 2], layout="constrained")
 draw_array(left, INPUT, "input 2x2", [(row, col, 1, colour, "-") for (row, col), colour in pixels])
@@ -122,7 +131,7 @@ save_figure(fig, "unit_kernel.png")
 # pixels across and a kernel of k, the output is
 #
 # - `(n - 1) * s + k` with `padding="valid"`, every stamp whole. Keras keeps the gap after the
-#   last pixel when k < s: `(n - 1) * s + max(k, s)`, section 1's 4x4;
+#   last pixel when k < s: `(n - 1) * s + max(k, s)`; section 1: (2 - 1) * 2 + max(1, 2) = 4;
 # - `n * s` with `padding="same"`: the "valid" output with its `max(k - s, 0)` extra rows and
 #   columns cut.
 #
@@ -139,23 +148,18 @@ def transpose_model(image_shape, kernel_size, strides=2, padding="valid", kernel
     return model
 
 
-def apply_model(model, image):
-    """One 2-D image through `model`, called directly: quicker than predict for one small batch."""
-    return keras.ops.convert_to_numpy(model(image[None, :, :, None]))[0, :, :, 0]
-
-
 padding_outputs = {}
 for padding in ("valid", "same"):
-    padding_outputs[padding] = apply_model(transpose_model(INPUT.shape, 3, padding=padding), INPUT)
-    print(f'Conv2DTranspose(1, (3, 3), strides=(2, 2), padding="{padding}"), all-ones kernel:')
-    print(padding_outputs[padding])
+    all_ones_model = transpose_model(INPUT.shape, kernel_size=3, padding=padding)
+    padding_outputs[padding] = apply_model(all_ones_model, INPUT)
+    print(f'Conv2DTranspose(1, (3, 3), strides=(2, 2), padding="{padding}"), all-ones kernel:',
+          padding_outputs[padding], sep="\n")
 
 # %% [markdown]
 # "valid" gives (2 - 1) * 2 + 3 = 5, "same" 2 * 2 = 4. The centre's 10 is where all four stamps
 # meet (1 + 2 + 3 + 4). Where "same" cuts: `max(k - s, 0) // 2` rows at the top (here 0), the rest
-# at the bottom, and columns alike, so its 4x4 is the 5x5 without the last row and column.
-#
-# The same sums by hand, stamp by stamp:
+# at the bottom, and columns alike, so its 4x4 is the 5x5 without the last row and column. The
+# same sums by hand, stamp by stamp:
 
 # %%
 def output_size(n, kernel_size, strides, padding):
@@ -163,17 +167,12 @@ def output_size(n, kernel_size, strides, padding):
     return (n - 1) * strides + max(kernel_size, strides) if padding == "valid" else n * strides
 
 
-def same_crop(kernel_size, strides):
-    """Rows (and columns) that padding="same" cuts off the top (left) of the "valid" output."""
-    return max(kernel_size - strides, 0) // 2
-
-
 def stamps(image, kernel, strides, padding):
     """One canvas per input pixel, keyed by (row, col): the square kernel times the pixel's value,
     its top-left corner at (row * strides, col * strides). They add up to the layer's output."""
     kernel, s, k = np.asarray(kernel, dtype="float32"), strides, len(kernel)
     rows, cols = (output_size(n, k, s, padding) for n in image.shape)
-    top = same_crop(k, s) if padding == "same" else 0
+    top = max(k - s, 0) // 2 if padding == "same" else 0  # Rows (and columns) "same" cuts at the top.
     canvases = {}
     for (row, col), value in np.ndenumerate(image):
         canvas = np.zeros([output_size(n, k, s, "valid") for n in image.shape], dtype="float32")
@@ -182,12 +181,11 @@ def stamps(image, kernel, strides, padding):
     return canvases
 
 
-stamped = {padding: stamps(INPUT, np.ones((3, 3)), 2, padding) for padding in padding_outputs}
+stamped = {padding: stamps(INPUT, kernel=np.ones((3, 3)), strides=2, padding=padding)
+           for padding in padding_outputs}
 for padding, canvases in stamped.items():
-    by_hand = sum(canvases.values())
-    rule = output_size(len(INPUT), kernel_size=3, strides=2, padding=padding)
-    print(f'padding="{padding}": {by_hand.shape[0]}x{by_hand.shape[1]} (the rule: {rule}); the '
-          f"4 stamps add up to the layer's output: {np.array_equal(by_hand, padding_outputs[padding])}")
+    print(f'padding="{padding}": the 4 stamps add up to the layer\'s output:',
+          np.array_equal(sum(canvases.values()), padding_outputs[padding]))
 
 # %%
 fig, axes = plt.subplots(2, 5, figsize=(13, 6.4), layout="constrained")
@@ -205,13 +203,13 @@ save_figure(fig, "stamps.png")
 
 # %% [markdown]
 # The post also quotes that a plain convolution can do a transposed one, on an input with zeros
-# added. For the "valid" output with k >= s: put s - 1 zeros *between* the pixels (none after the
-# last), pad k - 1 zeros all round, and slide a Conv2D over it with the kernel flipped. A kernel
-# of nine different weights shows the flip matters.
+# added. For the "valid" output with k >= s: put s - 1 zeros *between* the pixels (section 1's
+# trailing zeros are the k < s gap), pad k - 1 zeros all round, and slide a Conv2D over it with the
+# kernel flipped. A kernel of nine different weights shows the flip matters.
 
 # %%
 kernel = np.arange(1, 10, dtype="float32").reshape((3, 3))
-layer_output = apply_model(transpose_model(INPUT.shape, 3, kernel=kernel), INPUT)
+layer_output = apply_model(transpose_model(INPUT.shape, kernel_size=3, kernel=kernel), INPUT)
 
 between = np.zeros((3, 3), dtype="float32")
 between[::2, ::2] = INPUT  # 1 zero between pixels: 3x3.
@@ -231,9 +229,9 @@ print("Equal without the flip:", np.array_equal(apply_model(conv_model, padded),
 #
 # A generator (the image-making half of a GAN) turns a random vector into an image. In the post's
 # generator, one Conv2DTranspose doubles 5x5 maps to 10x10 and learns what to draw, where
-# upsampling_demo.py uses UpSampling2D + Conv2D. The summary is the post's: 323,200 parameters in
-# Dense, 1,153 (3 x 3 x 128 weights and a bias) in Conv2DTranspose, 324,353 in all, as many as the
-# UpSampling2D one.
+# upsampling_demo.py uses UpSampling2D + Conv2D. The summary is the post's, layer names aside (Keras
+# numbers them as it builds them): 323,200 parameters in Dense, 1,153 (3 x 3 x 128 weights and a
+# bias) in Conv2DTranspose, 324,353 in all, as many as the UpSampling2D one.
 
 # %%
 transpose_generator = keras.Sequential([
@@ -241,20 +239,20 @@ transpose_generator = keras.Sequential([
     layers.Dense(128 * 5 * 5),
     layers.Reshape((5, 5, 128)),  # 128 maps of 5x5.
     layers.Conv2DTranspose(1, (3, 3), strides=(2, 2), padding="same"),  # "valid" would give 11x11.
-])
+], name="transpose_generator")
 transpose_generator.summary()
-valid, same = output_size(5, 3, 2, "valid"), output_size(5, 3, 2, "same")
+valid, same = (output_size(5, kernel_size=3, strides=2, padding=padding) for padding in ("valid", "same"))
 print(f'5x5 through a 3x3 kernel with stride 2: {valid}x{valid} with "valid", {same}x{same} with "same"')
 
 # %% [markdown]
 # ## 4. Checkerboard artifacts
 #
 # Feed an all-ones image through upsamplers whose kernels are all ones: an even upsampler gives a
-# flat output. With k = 3 and s = 2 the stamps overlap unevenly: inside the border the rows
-# alternate 1-2-1-2 and 2-4-2-4 stamps, so even a flat input comes out as a checkerboard. Kernel 4,
-# which the stride divides, covers every pixel 4 times; UpSampling2D + Conv2D (resize-convolution)
-# reads a whole 3x3 window for every pixel. The ratios leave out the border, where the kernel
-# reaches past the image.
+# flat output. With k = 3 and s = 2 the stamps overlap unevenly: inside the border each axis
+# alternates 1, 2 stamps, and in 2-D they multiply: 1, 2, 4. So even a flat input comes out as a
+# checkerboard. Kernel 4, which the stride divides, covers every pixel 4 times; UpSampling2D +
+# Conv2D (resize-convolution) reads a whole 3x3 window for every pixel. The ratios leave out the
+# border, where fewer stamps land and Conv2D reads zero padding.
 
 # %%
 def resize_convolution_model(image_shape, kernel_size=3):
@@ -274,8 +272,8 @@ def interior(output):
 
 ones_image = np.ones((ONES_IMAGE_SIZE, ONES_IMAGE_SIZE), dtype="float32")
 checkerboard_models = {
-    "Conv2DTranspose k=3, s=2": transpose_model(ones_image.shape, 3, padding="same"),
-    "Conv2DTranspose k=4, s=2": transpose_model(ones_image.shape, 4, padding="same"),
+    "Conv2DTranspose k=3, s=2": transpose_model(ones_image.shape, kernel_size=3, padding="same"),
+    "Conv2DTranspose k=4, s=2": transpose_model(ones_image.shape, kernel_size=4, padding="same"),
     "UpSampling2D + Conv2D k=3": resize_convolution_model(ones_image.shape),
 }
 checkerboard_outputs = {name: apply_model(model, ones_image) for name, model in checkerboard_models.items()}
@@ -299,21 +297,23 @@ save_figure(fig, "checkerboard.png")
 # %% [markdown]
 # ## 5. When to prefer which
 #
-# Kernel 3 with stride 2 is the common choice: MachineLearningMastery's generator, and keras.io's
-# denoising autoencoder decodes with `Conv2DTranspose(32, (3, 3), strides=2, padding="same")`.
-# With all-ones kernels a flat input comes out 4 times brighter in some pixels than in others
-# (ratio 4). In this project's small MNIST denoisers, training learned that away: compare_decoders.py
-# finds no measurable checkerboard in them, kernel 3 included. Distill shows it surviving training
-# in GANs. At equal parameters (78,849; 78,835 for kernel 4), Conv2DTranspose with kernel 3 or 4
-# scores within 0.13 dB of the best decoder, UpSampling2D (nearest) + Conv2D. MachineCurve's
-# Conv2DTranspose autoencoder wins instead (loss 0.05 against 0.11), but its two models differ
-# ninefold in parameters and in how much they compress (docs/results.md).
+# Kernel 3 with stride 2 is the common choice: MachineLearningMastery's generator uses it, and so
+# does keras.io's denoising autoencoder. With all-ones kernels a flat input comes out 4 times
+# brighter in some pixels than in others (ratio 4). In this project's small MNIST denoisers,
+# training learned that away: compare_decoders.py finds no measurable checkerboard in them, kernel
+# 3 included. Distill shows it surviving training in GANs.
+#
+# At equal parameters (78,849; 78,835 for kernel 4), Conv2DTranspose scores 0.09 dB (kernel 4) and
+# 0.13 dB (kernel 3) behind UpSampling2D (nearest) + Conv2D: small gaps, but neither is a tie
+# over three seeds. MachineCurve's Conv2DTranspose autoencoder wins instead (loss 0.05 against
+# 0.11), but its Conv2DTranspose layers have stride 1, so none doubles the map, and its two models
+# differ ninefold in parameters and in how much they compress (docs/results.md).
 #
 # If you want Conv2DTranspose, a kernel that the stride divides (k=4, s=2: ratio 1) makes the
-# stamps overlap evenly, but each output pixel gets its own 2x2 share of the 4x4 kernel, and
-# unequal shares still draw a checkerboard: Distill finds it helps without ruling artifacts out.
-# UpSampling2D + Conv2D (ratio 1) covers every pixel evenly whatever its weights: the upsampling
-# itself has nothing to learn.
+# stamps overlap evenly, but each of the 4 positions in a 2x2 output block reads its own quarter of
+# the kernel, and unequal quarters still draw a checkerboard: Distill finds it helps without ruling
+# artifacts out. UpSampling2D + Conv2D (ratio 1) covers every pixel evenly whatever its weights: the
+# upsampling itself has nothing to learn.
 
 # %% [markdown]
 # ## Going further

@@ -11,7 +11,6 @@ As a notebook (`jupytext --to ipynb upsampling_demo.py`) it needs only Keras, Nu
 """
 
 # %%
-import logging
 import os
 import sys
 import tempfile
@@ -25,49 +24,47 @@ import matplotlib.pyplot as plt
 import numpy as np
 from keras import layers
 
-# Each tiny model below predicts once, which TensorFlow needlessly warns about.
-logging.getLogger("tensorflow").addFilter(lambda record: "tf.function retracing" not in record.getMessage())
-
 # %%
 LATENT_DIM = 100  # Length of the generator's random input, as in MachineLearningMastery's.
-INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # The posts' 2x2 image.
-SHOW = False  # Run as a program: also open each figure in a window.
-OUTPUT_DIR = "outputs/upsampling_demo"  # Where the figures go, relative to the folder it runs from.
+INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # MachineLearningMastery's 2x2 image.
+SHOW = False  # True: also open each figure in a window when run as a program.
+OUTPUT_DIR = "outputs/upsampling_demo"  # Where the figures go, under the folder you run from.
 
 # %% [markdown]
 # ## 1. Nearest neighbour: every pixel becomes a 2x2 block
 #
-# A Keras layer takes a batch of images with a channels axis, so the 2x2 image goes in with shape
-# (1, 2, 2, 1). By default `UpSampling2D()` doubles the rows and the columns.
+# A Keras layer takes a batch of images with a channels axis: `apply_model` passes the 2x2 image as
+# shape (1, 2, 2, 1). By default `UpSampling2D()` doubles the rows and the columns.
 
 # %%
-print("Input:")
-print(INPUT)
-batch = INPUT.reshape((1, 2, 2, 1))  # One image, 2 rows, 2 columns, 1 channel.
+def apply_model(model, image):
+    """One 2-D image through `model`, as a batch of one with one channel; the output image."""
+    batch = image[None, :, :, None]  # (1, rows, columns, 1)
+    return keras.ops.convert_to_numpy(model(batch))[0, :, :, 0]  # Called, not predict: one tiny batch.
 
+
+print("Input:", INPUT, sep="\n")
 nearest_model = keras.Sequential([keras.Input(shape=(2, 2, 1)), layers.UpSampling2D()])
 nearest_model.summary()
-nearest_output = nearest_model.predict(batch, verbose=0).reshape((4, 4))  # Drop batch and channel axes.
-print("UpSampling2D() output:")
-print(nearest_output)
+nearest_output = apply_model(nearest_model, INPUT)
+print("UpSampling2D() output:", nearest_output, sep="\n")
 
 # %% [markdown]
 # MachineLearningMastery's post prints the same array and summary (output shape `(None, 4, 4, 1)`,
-# 0 parameters); its input is an integer array, printed as `[[1 2] [3 4]]`. Its first layer takes the
-# input's shape (`input_shape=(2, 2, 1)`): Keras 3 wants `keras.Input(shape=...)` first instead, and
-# warns about the old argument, which still works.
+# 0 parameters); its input is an integer array, printed as `[[1 2] [3 4]]`. Its first layer takes
+# `input_shape=(2, 2, 1)`, which Keras 3 still accepts with a warning.
 #
 # ## 2. `size=(2, 3)`: 2 times the rows, 3 times the columns
 
 # %%
 size_2x3_model = keras.Sequential([keras.Input(shape=(2, 2, 1)), layers.UpSampling2D(size=(2, 3))])
-size_2x3_output = size_2x3_model.predict(batch, verbose=0).reshape((4, 6))
+size_2x3_output = apply_model(size_2x3_model, INPUT)
 print("UpSampling2D(size=(2, 3)) output, shape", size_2x3_output.shape)
 print(size_2x3_output)
 
 # %% [markdown]
 # MachineLearningMastery gives only the shape, 4x6, and says the width doubles and the height
-# triples: `size` is (rows, columns), so it is the other way round.
+# triples: `size` is (rows, columns), so the height doubles and the width triples.
 #
 # ## 3. Bilinear interpolation
 #
@@ -76,15 +73,16 @@ print(size_2x3_output)
 # %%
 bilinear_model = keras.Sequential([keras.Input(shape=(2, 2, 1)),
                                    layers.UpSampling2D(interpolation="bilinear")])
-bilinear_output = bilinear_model.predict(batch, verbose=0).reshape((4, 4))
-print('UpSampling2D(interpolation="bilinear") output:')
-print(bilinear_output)
+bilinear_output = apply_model(bilinear_model, INPUT)
+print('UpSampling2D(interpolation="bilinear") output:', bilinear_output, sep="\n")
 
 # %% [markdown]
 # MachineLearningMastery does not print this one. Keras 3 puts output column j at input position
 # (j + 0.5)/2 - 0.5, rows likewise: -0.25, 0.25, 0.75 and 1.25. Positions past the edge take the edge
 # pixel, so the corners keep 1, 2, 3 and 4; `[1, 1]` sits at (0.25, 0.25): 1 + 0.25 x (2 - 1) +
-# 0.25 x (3 - 1) = 1.75. The posts' Keras (2.2, 2.3) put column j at j/2: 1, 1.5, 2, 2 across the top.
+# 0.25 x (3 - 1) = 1.75.
+#
+# 2019's Keras (2.2, 2.3) put column j at j/2: 1, 1.5, 2, 2 across the top.
 #
 # ## 4. Smoothing: 4 pixels become a gradient
 #
@@ -92,22 +90,59 @@ print(bilinear_output)
 
 # %%
 smoothing_input = np.array([[0.0, 0.5], [1.0, 1.5]], dtype="float32")
-print("Input:")
-print(smoothing_input)
+print("Input:", smoothing_input, sep="\n")
 
 smoothing_model = keras.Sequential([keras.Input(shape=(2, 2, 1)),
                                     layers.UpSampling2D(size=(32, 32), interpolation="bilinear")])
-smoothed = smoothing_model.predict(smoothing_input.reshape((1, 2, 2, 1)), verbose=0).reshape((64, 64))
+smoothed = apply_model(smoothing_model, smoothing_input)
 print("Output shape:", smoothed.shape)
 print("Smallest and largest value:", smoothed.min(), smoothed.max())
 print("Different values:", len(np.unique(smoothed)))
 
 # %% [markdown]
-# MachineCurve prints this input and shows its output only as a picture. Ours (`smoothing.png`, at
-# the end) changes in well over a hundred steps, but with size 32 the first and last 16 output pixels
-# of each row and column lie past the edge pixels' centres, so each corner is a flat 16x16 block. The
-# posts' Keras put output pixel j at input position j/32 instead: a ramp from the top-left pixel,
-# flat over the last 32 rows and columns.
+# Drawing code, not the lesson: `save_figure` writes each figure to `OUTPUT_DIR` and shows it.
+
+# %%
+IN_NOTEBOOK = "ipykernel" in sys.modules  # Jupyter, Colab and VS Code run an IPython kernel.
+if not (SHOW or IN_NOTEBOOK):
+    matplotlib.use("Agg")  # No window, so no display needed.
+
+
+def save_figure(fig, name):
+    """Save as OUTPUT_DIR/name (written aside, then moved: never half a PNG), show, close."""
+    os.makedirs(OUTPUT_DIR, exist_ok=True)
+    path = os.path.join(OUTPUT_DIR, name)
+    with tempfile.TemporaryDirectory(dir=OUTPUT_DIR) as scratch:
+        fig.savefig(os.path.join(scratch, name), dpi=120, bbox_inches="tight")
+        os.replace(os.path.join(scratch, name), path)
+    print(f"saved {path}")
+    if IN_NOTEBOOK:
+        from IPython.display import Image, display  # Shows whatever the kernel's matplotlib backend.
+        display(Image(filename=path))
+    elif SHOW:
+        plt.show()
+    plt.close(fig)
+    return path
+
+
+# %%
+fig, (before, after, top_row) = plt.subplots(1, 3, figsize=(12, 3.8))
+for ax, image, title in [(before, smoothing_input, "2x2 input: 0, 0.5, 1, 1.5"),
+                         (after, smoothed, "64x64, flat corners boxed")]:
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1.5, interpolation="nearest")
+    ax.set(title=title, xticks=[], yticks=[])
+for corner in [(-0.5, -0.5), (47.5, -0.5), (-0.5, 47.5), (47.5, 47.5)]:
+    after.add_patch(plt.Rectangle(corner, 16, 16, fill=False, color="red", linestyle="--"))
+top_row.plot(smoothed[0], marker=".")
+top_row.set(title="top row: flat for 16 pixels at each end", xlabel="column", ylabel="value")
+save_figure(fig, "smoothing.png")
+
+# %% [markdown]
+# MachineCurve prints this input and shows its output only as a picture. Ours is a gradient of 148
+# values (printed above), but with size 32 the first and last 16 output pixels of each row and
+# column lie past the edge pixels' centres, so each corner is a flat 16x16 block. MachineCurve's
+# Keras put output pixel j at input position j/32 instead: a ramp from the top-left pixel, flat over
+# the last 32 rows and columns.
 #
 # ## 5. A tiny generator: Dense -> Reshape -> UpSampling2D -> Conv2D
 #
@@ -133,75 +168,38 @@ generator.summary()
 #
 # ## 6. Nearest, bilinear and bicubic on a synthetic ring
 #
-# A 28x28 ring, shrunk to 7x7 by averaging 4x4 blocks, then grown back 4x each way by each method.
-# None gets the sharp ring back: compare how each draws its edges.
+# Not in the posts: a 28x28 ring, shrunk to 7x7 by averaging 4x4 blocks, then grown back 4x each
+# way by each method. None gets the sharp ring back: compare how each draws its edges.
 
 # %%
-distance_from_centre = np.hypot(*(np.mgrid[:28, :28] - 13.5))
-ring = np.clip(1 - np.abs(distance_from_centre - 8) / 2.5, 0, 1).astype("float32")  # Radius 8, 2.5 wide.
+rows, columns = np.mgrid[:28, :28]
+distance_from_radius_8 = np.abs(np.hypot(rows - 13.5, columns - 13.5) - 8)
+ring = np.clip(1 - distance_from_radius_8 / 2.5, 0, 1).astype("float32")  # Fades to 0 within 2.5 px.
 
 shrink = keras.Sequential([keras.Input(shape=(28, 28, 1)), layers.AveragePooling2D(pool_size=4)])
-shrunk_batch = shrink.predict(ring.reshape((1, 28, 28, 1)), verbose=0)  # (1, 7, 7, 1)
-shrunk = shrunk_batch.reshape((7, 7))
+shrunk = apply_model(shrink, ring)
 print(f"Shrunk to {shrunk.shape}: values from {shrunk.min():.3f} to {shrunk.max():.3f}")
 
 grown = {}
 for method in ("nearest", "bilinear", "bicubic"):
     grow = keras.Sequential([keras.Input(shape=(7, 7, 1)), layers.UpSampling2D(size=4, interpolation=method)])
-    grown[method] = grow.predict(shrunk_batch, verbose=0).reshape((28, 28))
+    grown[method] = apply_model(grow, shrunk)
     print(f"{method:>8}: grown to {grown[method].shape}, values from "
           f"{grown[method].min():.3f} to {grown[method].max():.3f}")
 
-# %% [markdown]
-# "nearest" gives back the 7x7 blocks and "bilinear" blends them, both within the shrunk image's
-# range. "bicubic", which the posts don't use, blends 4x4 neighbours along curves that overshoot:
-# it dips below 0, as printed above (red in `interpolations.png`).
-#
-# ## The pictures
-#
-# Drawing code, not the lesson: `save_figure` writes each PNG to `OUTPUT_DIR` and shows it.
-
 # %%
-IN_NOTEBOOK = "ipykernel" in sys.modules  # Jupyter, Colab and VS Code run cells in an IPython kernel.
-if not (SHOW or IN_NOTEBOOK):
-    matplotlib.use("Agg")  # Off-screen: no window, no display needed.
-
-
-def save_figure(fig, name):
-    """Save `fig` as OUTPUT_DIR/name, show it (in a notebook, or in a window with SHOW), close it."""
-    os.makedirs(OUTPUT_DIR, exist_ok=True)
-    path = os.path.join(OUTPUT_DIR, name)
-    with tempfile.TemporaryDirectory(dir=OUTPUT_DIR) as scratch:  # Never half a PNG under `name`.
-        fig.savefig(os.path.join(scratch, name), dpi=120, bbox_inches="tight")
-        os.replace(os.path.join(scratch, name), path)
-    print(f"saved {path}")
-    if IN_NOTEBOOK:
-        from IPython.display import Image, display  # The PNG, whatever backend the kernel has.
-        display(Image(filename=path))
-    elif SHOW:
-        plt.show()
-    plt.close(fig)
-    return path
-
-
-fig, (before, after, top_row) = plt.subplots(1, 3, figsize=(12, 3.8))
-for ax, image, title in [(before, smoothing_input, "2x2 input: 0, 0.5, 1, 1.5"),
-                         (after, smoothed, "64x64, flat corners boxed")]:
-    ax.imshow(image, cmap="gray", vmin=0, vmax=1.5, interpolation="nearest")
-    ax.set(title=title, xticks=[], yticks=[])
-for corner in [(-0.5, -0.5), (47.5, -0.5), (-0.5, 47.5), (47.5, 47.5)]:
-    after.add_patch(plt.Rectangle(corner, 16, 16, fill=False, color="red", linestyle="--"))
-top_row.plot(smoothed[0], marker=".")
-top_row.set(title="top row: flat for 16 pixels at each end", xlabel="column", ylabel="value")
-save_figure(fig, "smoothing.png")
-
 fig, axes = plt.subplots(1, 5, figsize=(14, 3.4))
 for ax, (title, image) in zip(axes, [("ring", ring), ("shrunk", shrunk), *grown.items()], strict=True):
-    rgb = np.repeat(np.clip(image, 0, 1)[..., None], 3, axis=-1)
-    rgb[image < 0] = (1, 0, 0)  # The overshoot, in red.
-    ax.imshow(rgb, interpolation="nearest")
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")  # Below 0 draws black.
+    if image.min() < 0:  # The overshoot, outlined in red.
+        ax.contour(image < 0, levels=[0.5], colors="red", linewidths=1.5)
     ax.set(title=f"{title}\n{image.min():.3f} to {image.max():.3f}", xticks=[], yticks=[])
 save_figure(fig, "interpolations.png")
+
+# %% [markdown]
+# "nearest" gives back the 7x7 blocks and "bilinear" blends them, both within the shrunk image's
+# range. "bicubic" blends 4x4 neighbours along curves that overshoot: it dips below 0, to the
+# minimum printed above, inside the red outlines.
 
 # %% [markdown]
 # ## Going further
