@@ -2,7 +2,7 @@
 
 Every decoder is trained with the same seeds, so two decoders are compared
 seed by seed: the per-seed PSNR differences cancel what a seed does to both
-(the same initial weights' luck, the same noise and shuffling order). The
+(the same initial encoder weights, noise and shuffling order). The
 script computes those differences and the 95% confidence interval of their
 mean (mean ± t × standard error, Student's t for seeds - 1 degrees of
 freedom); here a gap counts when that interval leaves out 0, otherwise it
@@ -112,7 +112,7 @@ def _compared_line(other: str, paired: Paired) -> str:
               f"standard deviation {paired.sd:.3f}, 95% interval {low:.2f} to {high:.2f} dB")
     if paired.tie:
         return f"  {other}: a tie ({paired.mean:.2f} dB behind on average; {spread})."
-    return f"  {other}: {paired.mean:.2f} dB behind, beyond the seed-to-seed spread ({spread})."
+    return f"  {other}: {paired.mean:.2f} dB behind, not a tie ({spread})."
 
 
 def verdict(results: list[Result], dataset: str, noise_factor: float, best_method: str,

@@ -3,12 +3,12 @@ long each training took, and the results written from it.
 
     run = comparison.Comparison(CONFIG, machine, data, x_test_noisy, decoders=list(DECODERS),
                                 images_per_epoch=steps_per_epoch * BATCH_SIZE)
-    run.score_classical_filters(x_tuning, x_tuning_noisy)     # tuned, scored and saved
     for noise_factor, name, seed in run.trainings_to_do():    # only what progress.json lacks
         ...
-        model.fit(..., callbacks=run.callbacks(noise_factor, name, seed))  # timed
-        x_denoised = run.predict(denoiser, x_test_noisy[noise_factor])      # timed, warm
+        trainer.fit(..., callbacks=run.callbacks(noise_factor, name, seed))  # timed
+        x_denoised = run.predict(denoiser, x_test_noisy[noise_factor])        # timed, warm
         run.save_training(noise_factor, name, seed, denoiser, x_denoised, psnr)
+    run.score_classical_filters(x_tuning, x_tuning_noisy)     # tuned, scored and saved
     psnr = run.psnr_by_seed(noise_factor)                     # decoder -> PSNR per seed
     print(comparison.write_results(run, gaps))                # each level's table and verdict
 
@@ -236,8 +236,8 @@ class Comparison:
     def _entry(self, key: str) -> Any:
         entry = self.progress.get(key)
         if entry is None:
-            raise UserError(f"{key} is not finished yet: run the cells that score the classical "
-                            "filters and train the decoders first")
+            raise UserError(f"{key} is not finished yet: run the cells that train the decoders "
+                            "and score the classical filters first")
         return entry
 
     def _level(self, noise_factor: float, x_noisy: np.ndarray) -> Level:
