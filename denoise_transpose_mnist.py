@@ -1,7 +1,7 @@
 """
 Title: Denoising MNIST digits with a Conv2DTranspose autoencoder
 Description: keras.io's denoising autoencoder, changed in six ways (README, "What differs from
-keras.io"), in the pairing Rahman's part 3 announces (its code is not public): Conv2D +
+keras.io"), in the pairing Rahman's part 1 announces for part 3 (never public): Conv2D +
 MaxPooling2D take each digit down to 7x7, and strided Conv2DTranspose layers grow it back, clean.
 Accelerator: optional (minutes on a 2-core CPU: docs/speed.md)
 """
@@ -39,23 +39,23 @@ LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosi
 SEED = 42  # Weights, training noise and order: the same seed gives the same numbers.
 VALIDATION_FRACTION = 0.1  # Share of the training images kept aside, scored every epoch...
 MAX_VALIDATION_IMAGES = 1_000  # ...up to this many.
-VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images, whatever SEED is,
-TEST_NOISE_SEED = 43  # and for the test images: every run is scored on the same noisy images.
+VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images (its own seed, not SEED).
+TEST_NOISE_SEED = 43  # Fixed noise for the test images: every run is scored on the same ones.
 LIMIT: int | None = None  # At most this many training images (validation included).
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/ (docs/data.md).
 OUTPUT_DIR = "outputs/denoise_transpose_mnist"  # The pictures, metrics and model.
 
-CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Claims OUTPUT_DIR too.
-if CONFIG["DENOISE"]:  # The run flag --denoise my_digit.png: see "Your own image".
+CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Also locks OUTPUT_DIR.
+if CONFIG["DENOISE"]:  # A run flag, not a knob above: --denoise my_digit.png ("Your own image").
     own_images.denoise_and_exit(CONFIG)
-steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 steps of 8 images: a multiple of 16.
+steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 steps of 8: a multiple of 16, steps per call.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
 
 # %% [markdown]
 # ## The data
 #
-# `datasets.load_data` returns arrays as `keras.datasets.mnist.load_data()` does, and downloads
-# MNIST the first time. With only its 10,000 test digits at hand, a fixed fifth is the test set.
+# `datasets.load_data` returns arrays as `keras.datasets.mnist.load_data()` does, downloading MNIST
+# the first time. An offline copy of only its 10,000 test digits keeps a fixed fifth to test (docs/data.md).
 
 # %%
 (x_train, _), (x_test, y_test) = datasets.load_data(DATASET, DATA_DIR)  # y_test: one image per class, shown.
@@ -109,12 +109,13 @@ show_images([("clean: the target", x_train[:8]),
 # %% [markdown]
 # ## The model
 #
-# MaxPooling2D halves the image; `Conv2DTranspose(strides=2)`, a convolution
-# that learns its own upsampling, doubles it back (transpose_demo.py).
+# MaxPooling2D halves the image; `Conv2DTranspose(strides=2)`, a convolution that learns its own
+# upsampling, doubles it back (transpose_demo.py). The 7x7 map's 64 channels hold 3,136 numbers
+# for 784 pixels: no bottleneck; the noise, not the size, keeps the model from learning to copy.
 
 # %%
 def build_autoencoder(input_shape=(None, None, 1)):
-    x = inputs = keras.Input(shape=input_shape)  # Any size the pooling divides (two levels: 4, 8, ...).
+    x = inputs = keras.Input(shape=input_shape)  # Any size the pooling divides: multiples of 4.
     for n in FILTERS:  # Encoder: 28x28 -> 14x14 -> 7x7
         x = layers.Conv2D(n, KERNEL_SIZE, activation="relu", padding="same")(x)
         x = layers.MaxPooling2D(2, padding="same")(x)
@@ -126,7 +127,7 @@ def build_autoencoder(input_shape=(None, None, 1)):
     return keras.Model(inputs, outputs, name="denoiser")
 
 
-build_autoencoder(input_shape=(28, 28, 1)).summary()  # At 28x28 to show the shapes; 7x7x64 is no bottleneck.
+build_autoencoder(input_shape=(28, 28, 1)).summary()  # At 28x28, to show the shapes.
 
 # %% [markdown]
 # ## Training
@@ -151,8 +152,9 @@ trainer.fit(run.clean_batches, steps_per_epoch=steps_per_epoch, epochs=EPOCHS,
 #
 # Two scores of the noisy and the denoised test images against the clean
 # ones, averaged over the images: PSNR (in dB, higher is closer) and SSIM (1
-# is a perfect match). The defaults on the offline copy (2,000 of MNIST's test digits): 9.38 ->
-# 20.06 dB, SSIM 0.41 -> 0.86; a full download's score is not measured here (docs/results.md).
+# is a perfect match). With the defaults, on the offline copy of MNIST's test digits (docs/data.md):
+# 9.38 -> 20.06 dB, SSIM 0.41 -> 0.86. A download trains on more distinct digits and will score
+# differently; its score was never measured (docs/results.md).
 
 # %%
 x_test_denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)  # The denoiser alone.
@@ -202,11 +204,9 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 # - Stop a run (Ctrl-C) and run the same command again: it resumes from the
 #   last finished epoch, with the numbers an unbroken run gives.
 # - `--tensorboard`, then `tensorboard --logdir outputs`: curves and pictures.
-# - `--kernel-size 4` (every layer's): with stride 2, each output pixel gets the same number of
-#   stamps, transpose_demo.py's cure for the checkerboard. compare_decoders.py swaps only the
-#   decoder's kernel, on narrower decoders: there k4 and k3 end 0.05 dB apart (docs/results.md).
-# - The 7x7 map holds 64 channels, 3,136 numbers for 784 pixels: the noise, not a bottleneck,
-#   keeps the model from learning to copy.
-# - compare_decoders.py swaps only the decoder, and measures.
+# - `--kernel-size 4` (all but the 1x1 output): with stride 2 each output pixel gets the same number
+#   of stamps, transpose_demo.py's cure for the checkerboard.
+# - compare_decoders.py swaps whole decoders, on one encoder, and measures: there Conv2DTranspose
+#   with kernel 4 and kernel 3 end 0.09 and 0.13 dB behind UpSampling2D + Conv2D (docs/results.md).
 # - Batch 8 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.

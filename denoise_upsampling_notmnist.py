@@ -1,9 +1,8 @@
 """
 Title: Denoising notMNIST letters with an UpSampling2D autoencoder
-Description: denoise_transpose_mnist.py, in the pairing Rahman's part 2 announces, with four changes:
-notMNIST's letters A-J, an UpSampling2D + Conv2D decoder (DECODER_FILTERS, INTERPOLATION), batch 16
-and 9,984 images per epoch (as this page has always had; neither tuned). Its score is on letters: not
-comparable with the MNIST page's (compare_decoders.py compares the decoders on the same digits).
+Description: denoise_transpose_mnist.py, in the pairing Rahman's part 1 announces for part 2, with
+four changes: notMNIST's letters A-J, an UpSampling2D + Conv2D decoder (DECODER_FILTERS, INTERPOLATION),
+batch 16 and 9,984 images per epoch (neither tuned). Its score, on letters, is no decoder comparison.
 Accelerator: optional (minutes on a 2-core CPU: docs/speed.md)
 """
 
@@ -35,30 +34,30 @@ EPOCHS = 10  # Each ends with validation and a backup.
 IMAGES_PER_EPOCH = 9_984  # Noisy images per epoch, whatever the dataset's size (not one pass over it).
 BATCH_SIZE = 16  # Images per training step.
 FILTERS = (32, 64)  # Filters per encoder level (28 -> 14 -> 7).
-DECODER_FILTERS = (32, 16)  # The Conv2D after each UpSampling2D, one per FILTERS level.
+DECODER_FILTERS = (32, 16)  # One Conv2D per level, narrower than the MNIST page's (Going further).
 INTERPOLATION = "nearest"  # How UpSampling2D fills new pixels: "nearest" or "bilinear".
 KERNEL_SIZE = 3  # Height and width of every convolution kernel.
 LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosine.
 SEED = 42  # Weights, training noise and order: the same seed gives the same numbers.
 VALIDATION_FRACTION = 0.1  # Share of the training images kept aside, scored every epoch...
 MAX_VALIDATION_IMAGES = 1_000  # ...up to this many.
-VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images, whatever SEED is,
-TEST_NOISE_SEED = 43  # and for the test images: every run is scored on the same noisy images.
+VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images (its own seed, not SEED).
+TEST_NOISE_SEED = 43  # Fixed noise for the test images: every run is scored on the same ones.
 LIMIT: int | None = None  # At most this many training images (validation included).
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/ (docs/data.md).
 OUTPUT_DIR = "outputs/denoise_upsampling_notmnist"  # The pictures, metrics and model.
 
-CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Claims OUTPUT_DIR too.
-if CONFIG["DENOISE"]:  # The run flag --denoise my_letter.png: see "Your own image".
+CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Also locks OUTPUT_DIR.
+if CONFIG["DENOISE"]:  # A run flag, not a knob above: --denoise my_letter.png ("Your own image").
     own_images.denoise_and_exit(CONFIG)
-steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 624 steps of 16 images: a multiple of 16.
+steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 624 steps of 16: a multiple of 16, steps per call.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
 
 # %% [markdown]
 # ## The data
 #
-# `datasets.load_data` returns arrays as `keras.datasets.mnist.load_data()` does, and downloads
-# notMNIST_small the first time. It has no test split: a fixed fifth is held out as one.
+# `datasets.load_data` returns arrays as `keras.datasets.mnist.load_data()` does, downloading
+# notMNIST_small the first time. It has no test split: its duplicates go, a fixed fifth is the test set.
 
 # %%
 (x_train, _), (x_test, y_test) = datasets.load_data(DATASET, DATA_DIR)  # y_test: one image per class, shown.
@@ -113,11 +112,12 @@ show_images([("clean: the target", x_train[:8]),
 # ## The model
 #
 # MaxPooling2D halves the image; `UpSampling2D` (no weights) doubles it back, with none of a
-# Conv2DTranspose's uneven overlap, and a Conv2D after it learns what to draw (upsampling_demo.py).
+# Conv2DTranspose's uneven overlap, and a Conv2D after it draws the detail. The 7x7 map's 64
+# channels hold 3,136 numbers for 784 pixels: no bottleneck; the noise keeps it from copying.
 
 # %%
 def build_autoencoder(input_shape=(None, None, 1)):
-    x = inputs = keras.Input(shape=input_shape)  # Any size the pooling divides (two levels: 4, 8, ...).
+    x = inputs = keras.Input(shape=input_shape)  # Any size the pooling divides: multiples of 4.
     for n in FILTERS:  # Encoder: 28x28 -> 14x14 -> 7x7
         x = layers.Conv2D(n, KERNEL_SIZE, activation="relu", padding="same")(x)
         x = layers.MaxPooling2D(2, padding="same")(x)
@@ -130,7 +130,7 @@ def build_autoencoder(input_shape=(None, None, 1)):
     return keras.Model(inputs, outputs, name="denoiser")
 
 
-build_autoencoder(input_shape=(28, 28, 1)).summary()  # At 28x28 to show the shapes; 7x7x64 is no bottleneck.
+build_autoencoder(input_shape=(28, 28, 1)).summary()  # At 28x28, to show the shapes.
 
 # %% [markdown]
 # ## Training
@@ -155,8 +155,9 @@ trainer.fit(run.clean_batches, steps_per_epoch=steps_per_epoch, epochs=EPOCHS,
 #
 # Two scores of the noisy and the denoised test images against the clean
 # ones, averaged over the images: PSNR (in dB, higher is closer) and SSIM (1
-# is a perfect match). The defaults on the offline 10,000-letter sample: 9.36 -> 18.80 dB, SSIM
-# 0.35 -> 0.87; a downloaded notMNIST_small (~18,700 letters) is not measured here (docs/results.md).
+# is a perfect match). With the defaults, on a 10,000-letter sample of notMNIST_small (docs/data.md):
+# 9.36 -> 18.80 dB, SSIM 0.35 -> 0.87. A download (~18,700 letters) trains on more distinct letters
+# and will score differently; its score was never measured (docs/results.md).
 
 # %%
 x_test_denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)  # The denoiser alone.
@@ -207,12 +208,12 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 #   last finished epoch, with the numbers an unbroken run gives.
 # - `--tensorboard`, then `tensorboard --logdir outputs`: curves and pictures.
 # - `--interpolation bilinear` (MachineCurve's choice): MachineCurve saw no difference in its
-#   autoencoder; in this project's MNIST denoisers, compare_decoders.py measured it 0.48 dB behind.
+#   autoencoder; compare_decoders.py measured bilinear 0.48 dB behind nearest on MNIST.
 # - DECODER_FILTERS are narrower than the MNIST page's (64, 32): each Conv2D runs on the upsampled
 #   map, 4x the pixels, so (64, 32) would cost 21.7 million multiply-adds per image where the MNIST
-#   page's decoder costs 5.4 million; (32, 16) costs 7.2 million (78,849 parameters, not 111,169).
-# - The 7x7 map holds 64 channels, 3,136 numbers for 784 pixels: the noise, not a bottleneck,
-#   keeps the model from learning to copy.
-# - compare_decoders.py swaps only the decoder, and measures.
+#   page's decoder costs 5.4 million; (32, 16) costs 7.2 million, with 78,849 parameters ((64, 32)
+#   would have the MNIST page's 111,169).
+# - compare_decoders.py swaps whole decoders, on one encoder, and measures: there UpSampling2D
+#   (nearest) + Conv2D ends 0.09 and 0.13 dB ahead of Conv2DTranspose k4 and k3 (docs/results.md).
 # - Batch 16 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.
