@@ -18,7 +18,7 @@ and a CPU they save less time than they cost in quality.
     DENOISE_DATA_DIR=../shared/data python benchmarks/batch_size.py
     DENOISE_DATA_DIR=../shared/data python benchmarks/batch_size.py --batch-sizes 8 16 --epochs 1 --limit 2000
 
-Prints a table and a one-line summary, writes batch_size.json next to this file.
+Prints a table and a one-line summary, writes batch_size.json next to this file (or to --json).
 """
 
 import argparse
@@ -59,6 +59,8 @@ def main():
     parser.add_argument("--images-per-epoch", type=int, default=None, help="passed on to the script")
     parser.add_argument("--limit", type=int, default=None, help="passed on to the script, for a quick look")
     parser.add_argument("--data-dir", type=Path, default=None, help="passed on to the script")
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("batch_size.json"),
+                        help="where to write the results")
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -95,7 +97,7 @@ def main():
         budget = f"{row['epochs']} x {row['images_per_epoch']:,}"
         print(f"{row['batch_size']:>6}{budget:>17}{row['psnr']:>9.2f}{row['ssim']:>7.3f}"
               f"{row['wall_seconds']:>8.1f}{row['images_per_second']:>13,.0f}")
-    files.write_json(Path(__file__).with_name("batch_size.json"), {
+    files.write_json(args.json, {
         "device": first["device"], "passed_on": passed_on, "repeats": args.repeats, "rows": rows})
     best = max(rows, key=lambda row: row["psnr"])
     fastest = min(rows, key=lambda row: row["wall_seconds"])

@@ -7,8 +7,9 @@ their IDX .gz files), and the parsing time of a notMNIST_small-sized folder of
 when the real folder is absent. Medians of --repeats runs.
 
     DENOISE_DATA_DIR=../shared/data python benchmarks/data_loading.py
+    DENOISE_DATA_DIR=../shared/data python benchmarks/data_loading.py --repeats 1 --pngs 1000   # a quick look
 
-Prints a table, writes data_loading.json next to this file.
+Prints a table, writes data_loading.json next to this file (or to --json).
 """
 
 import argparse
@@ -40,12 +41,12 @@ def timed(load, repeats):
     return statistics.median(times)
 
 
-def png_tree(images, labels):
-    """{relative path: PNG bytes} shaped like notMNIST_small."""
+def png_tree(images, labels, count=READABLE_PNGS):
+    """{relative path: PNG bytes} shaped like notMNIST_small: `count` PNGs and two empty ones."""
     from PIL import Image
 
     tree = {}
-    for i in range(READABLE_PNGS):
+    for i in range(count):
         buffer = io.BytesIO()
         Image.fromarray(images[i % len(images)]).save(buffer, format="PNG")
         tree[f"{'ABCDEFGHIJ'[labels[i % len(labels)]]}/{i:05d}.png"] = buffer.getvalue()
@@ -58,6 +59,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pngs", type=int, default=READABLE_PNGS,
+                        help="readable PNGs in the generated folder, when the real one is absent")
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("data_loading.json"),
+                        help="where to write the results")
     args = parser.parse_args()
     data_dir = datasets.resolve_data_dir(args.data_dir)
     rows = []
@@ -95,8 +100,8 @@ def main():
             source, note = real, "the real folder"
         else:
             (a, ay), (b, by) = datasets.load_notmnist(data_dir, **quiet)
-            tree = png_tree(np.concatenate([as_bytes(a), as_bytes(b)]), np.concatenate([ay, by]))
-            source, note = tmp / "png" / "notMNIST_small", f"{READABLE_PNGS:,} generated PNGs"
+            tree = png_tree(np.concatenate([as_bytes(a), as_bytes(b)]), np.concatenate([ay, by]), args.pngs)
+            source, note = tmp / "png" / "notMNIST_small", f"{args.pngs:,} generated PNGs"
             for name, data in tree.items():
                 (source / name).parent.mkdir(parents=True, exist_ok=True)
                 (source / name).write_bytes(data)
@@ -119,7 +124,7 @@ def main():
                 timed(lambda: first_load(archive), args.repeats), f"{archive.stat().st_size:,} bytes")
         shutil.rmtree(tmp / "png", ignore_errors=True)
 
-    files.write_json(Path(__file__).with_name("data_loading.json"), rows)
+    files.write_json(args.json, rows)
     slowest = max((r for r in rows if r["seconds"] is not None), key=lambda r: r["seconds"])
     cached = next(r for r in rows if r["what"] == "notMNIST_small, cached load")
     print(f"data loading: slowest {slowest['what']} {slowest['seconds']:.2f} s; "

@@ -26,9 +26,9 @@ Conv2DTranspose one. The second is what docs/results.md reports: two
 Conv2DTranspose seeds at batch 25, plus the UpSampling2D model once for the
 posts' 48,000 steps (188 epochs here).
 
-Prints a table, writes machinecurve_autoencoders.json next to this file
-(or to --json) after every run, so a stopped run keeps what it finished;
---resume trains only the runs that the JSON lacks.
+Prints a table and a one-line summary. Writes machinecurve_autoencoders.json
+next to this file (or to --json) after every run, so a stopped run keeps what
+it finished; --resume trains only the runs that the JSON lacks.
 """
 
 import argparse
@@ -348,6 +348,9 @@ def main():
     print_table(result["summary"], result["long_runs"],
                 f"MachineCurve's autoencoders on {len(x_train):,} MNIST images ({result['fit_images']:,} "
                 f"fitted), {device}; mean (min-max) over seeds")
+    print("machinecurve: last training loss, mean over seeds: " + "; ".join(
+        f"{r['model']} batch {r['batch_size']} {r['final_loss']['mean']:.4f} (post ~{r['post_loss']})"
+        for r in result["summary"]))
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ waits for). Median and spread of --updates updates after the first (which
 loads the models). Also the Upsampling tab's update.
 
     python benchmarks/playground_latency.py        # models from outputs/ (train them first)
+    python benchmarks/playground_latency.py --updates 3 --models-dir outputs   # a quick look
 
-Prints a table, writes playground_latency.json next to this file.
+Prints a table and a one-line summary, writes playground_latency.json next to
+this file (or to --json).
 """
 
 import argparse
@@ -123,7 +125,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.strip().split("\n\n")[0])
     parser.add_argument("--models-dir", type=Path, default=Path("outputs"))
     parser.add_argument("--updates", type=int, default=20)
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_suffix(".json"),
+                        help="where to write the results")
     args = parser.parse_args()
+    if args.updates < 1:
+        parser.error("--updates must be at least 1")
 
     app = playground_app.build(args.models_dir)
     playground = app.playground
@@ -181,10 +187,14 @@ def main():
               f"{max(times) * 1000:7.0f}ms")
         results[name] = {"first_ms": first * 1000, "median_ms": median * 1000, "min_ms": min(times) * 1000,
                          "max_ms": max(times) * 1000, "updates": len(times)}
-    out = Path(__file__).with_suffix(".json")
-    out.write_text(json.dumps({"cpu": cpu, "backend": keras.backend.backend(), "results": results}, indent=2)
-                   + "\n")
-    print(f"\nwrote {out}")
+    args.json.write_text(json.dumps({"cpu": cpu, "backend": keras.backend.backend(), "results": results},
+                                    indent=2) + "\n")
+    slider = {how: results[name]["median_ms"] for how, name in (
+        ("handler", "handler: noise slider, both denoisers"),
+        ("HTTP", "HTTP round trip: noise slider, both denoisers"),
+        ("Chromium", "in Chromium: noise slider to its 3 new pictures")) if name in results}
+    print(f"playground latency: one noise-slider update, both denoisers, median of {args.updates}: "
+          + ", ".join(f"{how} {ms:.0f} ms" for how, ms in slider.items()))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ notMNIST run uses the UpSampling2D + Conv2D decoder, as its post does.
     DENOISE_DATA_DIR=../shared/data python benchmarks/recipe_baseline.py
     DENOISE_DATA_DIR=../shared/data python benchmarks/recipe_baseline.py --epochs 1 --limit 2000
 
-Prints a table, writes recipe_baseline.json next to this file.
+Prints a table, writes recipe_baseline.json next to this file (or to --json).
 """
 
 import argparse
@@ -91,6 +91,8 @@ def main():
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--limit", type=int, default=None, help="at most N training images, for a quick look")
     parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_name("recipe_baseline.json"),
+                        help="where to write the results")
     args = parser.parse_args()
     rows = [run(dataset, decoder, args.epochs, args.noise_factor, args.seed, args.data_dir, args.limit)
             for dataset, decoder in (("mnist", "transpose"), ("notmnist", "upsampling"))]
@@ -102,7 +104,7 @@ def main():
         print(f"{r['dataset']:10}{r['decoder']:12}{r['params']:>8,}{r['psnr_noisy']:>12.2f}"
               f"{r['psnr_denoised']:>8.2f}{r['ssim_denoised']:>8.3f}{r['train_seconds']:>9.1f}"
               f"{r['train_images_per_second']:>8,.0f}")
-    files.write_json(Path(__file__).with_name("recipe_baseline.json"), rows)
+    files.write_json(args.json, rows)
     print("recipe: " + "; ".join(f"{r['dataset']} {r['psnr_denoised']:.2f} dB / SSIM "
                                  f"{r['ssim_denoised']:.3f} in {r['train_seconds']:.0f} s" for r in rows))
 

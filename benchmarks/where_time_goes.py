@@ -13,9 +13,11 @@ between two lines, with the line that ended it.
     DENOISE_DATA_DIR=../shared/data python benchmarks/where_time_goes.py --runs 8
     DENOISE_DATA_DIR=../shared/data python benchmarks/where_time_goes.py --runs 8 --alternate onednn
     DENOISE_DATA_DIR=../shared/data python benchmarks/where_time_goes.py --runs 2 -- --epochs 2
+    DENOISE_DATA_DIR=../shared/data python benchmarks/where_time_goes.py --runs 1 -- --epochs 1 \\
+        --images-per-epoch 128 --limit 300
 
-Flags after `--` go to the script. Prints one table and writes
-where_time_goes.json next to this file.
+Flags after `--` go to the script. Prints one table and a one-line summary, and
+writes where_time_goes.json next to this file (or to --json).
 """
 
 import argparse
@@ -76,6 +78,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=8, help="default runs, alternating precision")
     parser.add_argument("--alternate", choices=("precision", "onednn"), default="precision",
                         help="what changes from one run to the next")
+    parser.add_argument("--json", type=Path, default=Path(__file__).with_suffix(".json"),
+                        help="where to write the results")
     parser.add_argument("extra", nargs="*", help="flags for the script, after --")
     args = parser.parse_args()
     print(f"{cpu_model()}, {os.cpu_count()} threads; {args.runs} runs of {SCRIPT.name} "
@@ -101,9 +105,13 @@ def main() -> None:
     gaps = [r["wall_s"] - r["phases"]["total"] for r in runs]
     print(f"outside minus inside: {min(gaps):.2f} to {max(gaps):.2f} s (starting the process, "
           "and Python's shutdown after the last line)")
-    (Path(__file__).with_suffix(".json")).write_text(json.dumps(
+    args.json.write_text(json.dumps(
         {"cpu": cpu_model(), "threads": os.cpu_count(), "alternate": args.alternate, "flags": args.extra,
          "runs": runs}, indent=2) + "\n")
+    training = sum(r["phases"].get("training", 0) for r in runs) / sum(r["phases"]["total"] for r in runs)
+    wall = statistics.median(r["wall_s"] for r in runs)
+    print(f"where the time goes: {len(runs)} runs, median wall {wall:.1f} s, training {training:.0%} of "
+          f"it; longest pause {max(r['longest_pause_s'] for r in runs):.1f} s")
 
 
 if __name__ == "__main__":
