@@ -163,7 +163,8 @@ def test_a_script_run_in_a_jupyter_kernel_ignores_the_kernels_arguments(lesson, 
         run_in_process(lesson(epochs=0), monkeypatch=monkeypatch)
 
 
-RUN_FLAGS = {"PRECISION": ("auto", "float32, mixed or auto"), "TENSORBOARD": (False, "also log to TensorBoard")}
+RUN_FLAGS = {"PRECISION": ("auto", "float32, mixed or auto"),
+             "TENSORBOARD": (False, "also log to TensorBoard")}
 
 
 def test_run_flags_are_flags_the_page_need_not_define(lesson, tmp_path, monkeypatch):
@@ -177,7 +178,8 @@ def test_run_flags_are_flags_the_page_need_not_define(lesson, tmp_path, monkeypa
     assert "PRECISION" not in names and "TENSORBOARD" not in names  # Only in CONFIG.
     assert run_in_process(script, monkeypatch=monkeypatch)["CONFIG"]["PRECISION"] == "auto"
     help_text = run_program(script, "--help").stdout
-    assert "--precision" in help_text and "float32, mixed or auto (default: auto)" in " ".join(help_text.split())
+    assert "--precision" in help_text
+    assert "float32, mixed or auto (default: auto)" in " ".join(help_text.split())
     assert "--tensorboard, --no-tensorboard" in help_text
     with pytest.raises(SystemExit):  # Checked like any constant: "half" is not a precision.
         run_in_process(script, "--precision", "half", monkeypatch=monkeypatch)
