@@ -22,21 +22,18 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from keras import layers
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Polygon, Rectangle
 
 # %%
 INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # The post's 2x2 image.
-ONES_IMAGE_SIZE = 6  # Side of the all-ones image that section 4 upsamples.
-LATENT_DIM = 100  # Length of the generator's random input vector, as in the post.
 SHOW = False  # True: also open each figure in a window when run as a program.
 OUTPUT_DIR = "outputs/transpose_demo"  # Where the figures go, under the folder you run from.
 
 # %% [markdown]
 # ## 1. A 1x1 kernel with stride 2: each pixel lands 2 apart
 #
-# One Conv2DTranspose layer: one filter, a 1x1 kernel, stride 2. With its weight set to 1 and its
-# bias to 0 it passes each value through unchanged, so the output shows only where each pixel
-# lands.
+# One Conv2DTranspose layer: one filter, a 1x1 kernel, stride 2. With weight 1 and bias 0 it
+# passes each value through unchanged, so the output shows only where each pixel lands.
 
 # %%
 def apply_model(model, image):
@@ -49,7 +46,7 @@ unit_model = keras.Sequential([keras.Input(shape=(2, 2, 1)),
                                layers.Conv2DTranspose(1, (1, 1), strides=(2, 2))])
 unit_model.summary()
 
-# The kernel's shape is (rows, columns, output channels, input channels); the bias has one value.
+# Kernel shape (rows, columns, output channels, input channels): Conv2D's has the last two swapped.
 unit_model.set_weights([np.ones((1, 1, 1, 1), dtype="float32"), np.zeros(1, dtype="float32")])
 unit_output = apply_model(unit_model, INPUT)
 print("Input:", INPUT, "Output:", unit_output, sep="\n")
@@ -59,7 +56,7 @@ print("Input:", INPUT, "Output:", unit_output, sep="\n")
 # same 4x4 array. Each pixel owns a 2x2 block of the output but fills only its top-left cell.
 #
 # The post explains it in two steps. With stride 1 the layer gives the image back. With a 1x1
-# kernel, stride 2 is as if a row and a column of zeros followed each pixel.
+# kernel, stride 2 is as if a row and a column of zeros followed each pixel (bigger kernels: section 2).
 
 # %%
 stride_1_model = keras.Sequential([keras.Input(shape=(2, 2, 1)), layers.Conv2DTranspose(1, (1, 1))])
@@ -100,9 +97,9 @@ def save_figure(fig, name):
     return path
 
 
-def draw_array(ax, array, title, boxes=()):
-    """Greys from 0 up, each value written in its cell; boxes: (top, left, side, colour, linestyle)."""
-    image = ax.imshow(array, cmap="gray", vmin=0)
+def draw_array(ax, array, title, boxes=(), vmax=None):
+    """Greys from 0 (to vmax), each value in its cell; boxes: (top, left, side, colour, linestyle)."""
+    image = ax.imshow(array, cmap="gray", vmin=0, vmax=vmax)
     for (row, col), value in np.ndenumerate(array):
         dark = image.norm(value) < 0.5
         ax.text(col, row, f"{value:g}", ha="center", va="center", color="white" if dark else "black")
@@ -128,19 +125,17 @@ save_figure(fig, "unit_kernel.png")
 #
 # With a bigger kernel, each input pixel stamps the kernel, times its value, onto the output, s
 # pixels (the stride) from its neighbour's stamp; where stamps overlap they add up. For n input
-# pixels across and a kernel of k, the output is
-#
-# - `(n - 1) * s + k` with `padding="valid"`, every stamp whole. Keras keeps the gap after the
-#   last pixel when k < s: `(n - 1) * s + max(k, s)`; section 1: (2 - 1) * 2 + max(1, 2) = 4;
-# - `n * s` with `padding="same"`: the "valid" output with its `max(k - s, 0)` extra rows and
-#   columns cut.
+# pixels across and a kernel of k, `padding="valid"` gives `n * s + max(k - s, 0)`, the last stamp
+# overhanging by k - s; `padding="same"` cuts the overhang off: `n * s`. Section 1: 2 * 2 + 0 = 4;
+# here 2 * 2 + 1 = 5 ("valid") or 4 ("same"); section 3's generator: 5 * 2 + 1 = 11 ("valid", the
+# post's 11x11) or 10.
 #
 # The post uses `padding="same"` to get exactly twice the input. Here are both, with every kernel
 # weight 1 so that the sums are easy to follow.
 
 # %%
 def transpose_model(image_shape, kernel_size, strides=2, padding="valid", kernel=1.0):
-    """Section 1's layer, any size: one Conv2DTranspose, a fixed kernel (a number fills it), zero bias."""
+    """Section 1's layer for any image size, kernel size and stride: a fixed kernel, zero bias."""
     layer = layers.Conv2DTranspose(1, kernel_size, strides=strides, padding=padding)
     model = keras.Sequential([keras.Input(shape=(*image_shape, 1)), layer])
     weights = np.broadcast_to(np.asarray(kernel, dtype="float32"), layer.kernel.shape[:2])
@@ -156,15 +151,15 @@ for padding in ("valid", "same"):
           padding_outputs[padding], sep="\n")
 
 # %% [markdown]
-# "valid" gives (2 - 1) * 2 + 3 = 5, "same" 2 * 2 = 4. The centre's 10 is where all four stamps
-# meet (1 + 2 + 3 + 4). Where "same" cuts: `max(k - s, 0) // 2` rows at the top (here 0), the rest
-# at the bottom, and columns alike, so its 4x4 is the 5x5 without the last row and column. The
-# same sums by hand, stamp by stamp:
+# The centre's 10 is where all four stamps meet (1 + 2 + 3 + 4). Where "same" cuts: `max(k - s, 0)
+# // 2` rows at the top (here 0), the rest at the bottom, and columns alike, so its 4x4 is the 5x5
+# without the last row and column. The same sums by hand, stamp by stamp:
 
 # %%
 def output_size(n, kernel_size, strides, padding):
     """The side of Conv2DTranspose's output for an input side n."""
-    return (n - 1) * strides + max(kernel_size, strides) if padding == "valid" else n * strides
+    overhang = max(kernel_size - strides, 0) if padding == "valid" else 0  # "same" cuts it off.
+    return n * strides + overhang
 
 
 def stamps(image, kernel, strides, padding):
@@ -189,39 +184,45 @@ for padding, canvases in stamped.items():
 
 # %%
 fig, axes = plt.subplots(2, 5, figsize=(13, 6.4), layout="constrained")
+brightest = padding_outputs["valid"].max()  # One grey scale for every panel.
 for ax_row, (padding, canvases) in zip(axes, stamped.items(), strict=True):
     for ax, ((row, col), canvas), colour in zip(ax_row, canvases.items(), COLOURS, strict=False):
         whole_stamp = (2 * row, 2 * col, 3, colour, "-")  # "same" cuts none of it at the top here.
-        draw_array(ax, canvas, f"{INPUT[row, col]:g} x kernel", [whole_stamp])
+        draw_array(ax, canvas, f"{INPUT[row, col]:g} x kernel", [whole_stamp], vmax=brightest)
         ax.text(1.1, 0.5, "=" if ax is ax_row[3] else "+", transform=ax.transAxes, ha="center", fontsize=18)
-    draw_array(ax_row[4], padding_outputs[padding], "sum: the layer's output")
-    ax_row[0].set_ylabel(f'padding="{padding}"\n{canvas.shape[0]}x{canvas.shape[1]}', rotation=0,
-                         ha="right", va="center", fontsize=11)
+    draw_array(ax_row[4], padding_outputs[padding], "sum: the layer's output", vmax=brightest)
+    for ax in ax_row if padding == "same" else ():  # Hatch the row and column "same" cuts off,
+        ax.set(xlim=(-0.5, 4.5), ylim=(4.5, -0.5))  # under the stamps' outlines.
+        cut = [(-0.5, 4.5), (-0.5, 3.5), (3.5, 3.5), (3.5, -0.5), (4.5, -0.5), (4.5, 4.5)]  # An L.
+        ax.add_patch(Polygon(cut, fc="lightgrey", ec="grey", hatch="//", zorder=0.5))
+    side = len(padding_outputs[padding])
+    ax_row[0].set_ylabel(f'padding="{padding}"\n{side}x{side}', rotation=0, ha="right", va="center")
 fig.suptitle("Each pixel of [[1, 2], [3, 4]] stamps the all-ones 3x3 kernel, times its value, "
              "2 cells from its neighbour's stamp")
 save_figure(fig, "stamps.png")
 
 # %% [markdown]
 # The post also quotes that a plain convolution can do a transposed one, on an input with zeros
-# added. For the "valid" output with k >= s: put s - 1 zeros *between* the pixels (section 1's
-# trailing zeros are the k < s gap), pad k - 1 zeros all round, and slide a Conv2D over it with the
-# kernel flipped. A kernel of nine different weights shows the flip matters.
+# added. For the "valid" output with k >= s: put s - 1 zeros *between* the pixels (only between:
+# section 1's zeros after the last pixel are Keras keeping the gap when k < s), pad k - 1 zeros all
+# round, and slide a Conv2D over it with the kernel flipped. A kernel of nine different weights
+# shows the flip matters.
 
 # %%
-kernel = np.arange(1, 10, dtype="float32").reshape((3, 3))
-layer_output = apply_model(transpose_model(INPUT.shape, kernel_size=3, kernel=kernel), INPUT)
+ramp_kernel = np.arange(1, 10, dtype="float32").reshape((3, 3))
+layer_output = apply_model(transpose_model(INPUT.shape, kernel_size=3, kernel=ramp_kernel), INPUT)
 
 between = np.zeros((3, 3), dtype="float32")
 between[::2, ::2] = INPUT  # 1 zero between pixels: 3x3.
 padded = np.pad(between, 3 - 1)  # k - 1 zeros all round: 7x7.
-conv = layers.Conv2D(1, (3, 3), use_bias=False)  # padding="valid": 5x5 out.
-conv_model = keras.Sequential([keras.Input(shape=(7, 7, 1)), conv])
-conv.set_weights([kernel[::-1, ::-1].reshape((3, 3, 1, 1))])  # The kernel flipped both ways.
+plain_conv = layers.Conv2D(1, (3, 3), use_bias=False)  # padding="valid": 5x5 out.
+conv_model = keras.Sequential([keras.Input(shape=(7, 7, 1)), plain_conv])
+plain_conv.set_weights([ramp_kernel[::-1, ::-1].reshape((3, 3, 1, 1))])  # The kernel flipped both ways.
 convolved = apply_model(conv_model, padded)
 print('Conv2DTranspose, padding="valid":', layer_output, sep="\n")
 print("Zeros between, padded, through a Conv2D with the flipped kernel:", convolved, sep="\n")
 print("Equal:", np.array_equal(convolved, layer_output))
-conv.set_weights([kernel.reshape((3, 3, 1, 1))])
+plain_conv.set_weights([ramp_kernel.reshape((3, 3, 1, 1))])
 print("Equal without the flip:", np.array_equal(apply_model(conv_model, padded), layer_output))
 
 # %% [markdown]
@@ -234,6 +235,7 @@ print("Equal without the flip:", np.array_equal(apply_model(conv_model, padded),
 # bias) in Conv2DTranspose, 324,353 in all, as many as the UpSampling2D one.
 
 # %%
+LATENT_DIM = 100  # Length of the generator's random input vector, as in the post.
 transpose_generator = keras.Sequential([
     keras.Input(shape=(LATENT_DIM,)),
     layers.Dense(128 * 5 * 5),
@@ -241,18 +243,15 @@ transpose_generator = keras.Sequential([
     layers.Conv2DTranspose(1, (3, 3), strides=(2, 2), padding="same"),  # "valid" would give 11x11.
 ], name="transpose_generator")
 transpose_generator.summary()
-valid, same = (output_size(5, kernel_size=3, strides=2, padding=padding) for padding in ("valid", "same"))
-print(f'5x5 through a 3x3 kernel with stride 2: {valid}x{valid} with "valid", {same}x{same} with "same"')
 
 # %% [markdown]
 # ## 4. Checkerboard artifacts
 #
-# Feed an all-ones image through upsamplers whose kernels are all ones: an even upsampler gives a
-# flat output. With k = 3 and s = 2 the stamps overlap unevenly: inside the border each axis
-# alternates 1, 2 stamps, and in 2-D they multiply: 1, 2, 4. So even a flat input comes out as a
-# checkerboard. Kernel 4, which the stride divides, covers every pixel 4 times; UpSampling2D +
-# Conv2D (resize-convolution) reads a whole 3x3 window for every pixel. The ratios leave out the
-# border, where fewer stamps land and Conv2D reads zero padding.
+# Feed an all-ones image through upsamplers whose kernels are all ones: if the stamps overlap
+# evenly, the output is flat. With k = 3 and s = 2 they don't: inside the border each axis
+# alternates 1, 2 stamps, and in 2-D 1, 2, 4: a checkerboard. Kernel 4, which the stride divides,
+# covers every pixel 4 times; UpSampling2D + Conv2D (resize-convolution) reads a whole 3x3 window
+# per pixel. The ratios leave out the border, where k=4's stamps thin out and Conv2D reads zeros.
 
 # %%
 def resize_convolution_model(image_shape, kernel_size=3):
@@ -270,6 +269,7 @@ def interior(output):
     return output[EDGE:-EDGE, EDGE:-EDGE]
 
 
+ONES_IMAGE_SIZE = 6  # Side of the all-ones image; playground.py's Upsampling tab tries others.
 ones_image = np.ones((ONES_IMAGE_SIZE, ONES_IMAGE_SIZE), dtype="float32")
 checkerboard_models = {
     "Conv2DTranspose k=3, s=2": transpose_model(ones_image.shape, kernel_size=3, padding="same"),
@@ -297,23 +297,26 @@ save_figure(fig, "checkerboard.png")
 # %% [markdown]
 # ## 5. When to prefer which
 #
-# Kernel 3 with stride 2 is the common choice: MachineLearningMastery's generator uses it, and so
-# does keras.io's denoising autoencoder. With all-ones kernels a flat input comes out 4 times
-# brighter in some pixels than in others (ratio 4). In this project's small MNIST denoisers,
-# training learned that away: compare_decoders.py finds no measurable checkerboard in them, kernel
-# 3 included. Distill shows it surviving training in GANs.
+# Kernel 3 with stride 2 is the common choice: MachineLearningMastery's generator and keras.io's
+# denoising autoencoder use it. With all-ones kernels a flat input comes out 4 times brighter in
+# some pixels than in others (ratio 4). In this project's small MNIST denoisers, training learned
+# that away (compare_decoders.py finds no measurable checkerboard, kernel 3 included); in Distill's
+# GANs it stays.
 #
-# At equal parameters (78,849; 78,835 for kernel 4), Conv2DTranspose scores 0.09 dB (kernel 4) and
-# 0.13 dB (kernel 3) behind UpSampling2D (nearest) + Conv2D: small gaps, but neither is a tie
-# over three seeds. MachineCurve's Conv2DTranspose autoencoder wins instead (loss 0.05 against
-# 0.11), but its Conv2DTranspose layers have stride 1, so none doubles the map, and its two models
-# differ ninefold in parameters and in how much they compress (docs/results.md).
+# MachineLearningMastery prefers Conv2DTranspose, perhaps for better results; this project measures
+# otherwise. In compare_decoders.py's MNIST denoisers (78,849 parameters; 78,835 for kernel 4),
+# Conv2DTranspose's PSNR is 0.09 dB (kernel 4) and 0.13 dB (kernel 3) below UpSampling2D (nearest)
+# + Conv2D; over three seeds both gaps' 95% intervals exclude zero. Bilinear UpSampling2D + Conv2D
+# came last, 0.48 dB behind. MachineCurve's "Conv2DTranspose: using 2D transposed convolutions with
+# Keras" autoencoder wins (loss 0.05 against 0.11), but its Conv2DTranspose layers have stride 1,
+# so none doubles the map, and the two models differ ninefold in parameters and thirtyfold in their
+# narrowest layer (docs/results.md).
 #
-# If you want Conv2DTranspose, a kernel that the stride divides (k=4, s=2: ratio 1) makes the
-# stamps overlap evenly, but each of the 4 positions in a 2x2 output block reads its own quarter of
-# the kernel, and unequal quarters still draw a checkerboard: Distill finds it helps without ruling
-# artifacts out. UpSampling2D + Conv2D (ratio 1) covers every pixel evenly whatever its weights: the
-# upsampling itself has nothing to learn.
+# MachineCurve also says the right stride and kernel avoid the checkerboard. Only in part: a kernel
+# that the stride divides (k=4, s=2: ratio 1) makes the stamps overlap evenly, but each of the 4
+# positions in a 2x2 output block reads its own quarter of the kernel, and unequal quarters still
+# draw a checkerboard (Distill). UpSampling2D + Conv2D (ratio 1) covers every pixel evenly whatever
+# its weights: the upsampling itself has nothing to learn.
 
 # %% [markdown]
 # ## Going further
@@ -323,5 +326,5 @@ save_figure(fig, "checkerboard.png")
 # - Dumoulin and Visin's [guide to convolution arithmetic](https://arxiv.org/abs/1603.07285) works
 #   out the zeros and padding of that plain convolution for every kernel, stride and padding.
 # - With random weights the 1-2-4 count shows too: in the untrained generator of section 3, pixels
-#   under 4 stamps vary about twice as much as those under 1 (the project's docs/results.md).
+#   under 4 stamps have about twice, sqrt(4), the standard deviation of those under 1 (docs/results.md).
 # - `python playground.py`: its Upsampling tab redraws section 4's test for other n, k and s.

@@ -25,7 +25,6 @@ import numpy as np
 from keras import layers
 
 # %%
-LATENT_DIM = 100  # Length of the generator's random input, as in MachineLearningMastery's.
 INPUT = np.array([[1, 2], [3, 4]], dtype="float32")  # MachineLearningMastery's 2x2 image.
 SHOW = False  # True: also open each figure in a window when run as a program.
 OUTPUT_DIR = "outputs/upsampling_demo"  # Where the figures go, under the folder you run from.
@@ -63,8 +62,8 @@ print("UpSampling2D(size=(2, 3)) output, shape", size_2x3_output.shape)
 print(size_2x3_output)
 
 # %% [markdown]
-# MachineLearningMastery gives only the shape, 4x6, and says the width doubles and the height
-# triples: `size` is (rows, columns), so the height doubles and the width triples.
+# MachineLearningMastery gives only the shape, 4x6, and has it backwards (width doubled, height
+# tripled): `size` is (rows, columns), so the height doubles and the width triples.
 #
 # ## 3. Bilinear interpolation
 #
@@ -77,27 +76,13 @@ bilinear_output = apply_model(bilinear_model, INPUT)
 print('UpSampling2D(interpolation="bilinear") output:', bilinear_output, sep="\n")
 
 # %% [markdown]
-# MachineLearningMastery does not print this one. Keras 3 puts output column j at input position
-# (j + 0.5)/2 - 0.5, rows likewise: -0.25, 0.25, 0.75 and 1.25. Positions past the edge take the edge
-# pixel, so the corners keep 1, 2, 3 and 4; `[1, 1]` sits at (0.25, 0.25): 1 + 0.25 x (2 - 1) +
-# 0.25 x (3 - 1) = 1.75.
+# MachineLearningMastery does not print this one. With size s, Keras 3 puts output column j at
+# input position (j + 0.5)/s - 0.5, rows likewise: here -0.25, 0.25, 0.75 and 1.25. Positions past
+# the edge pixels' centres take the edge pixel, so the corners keep 1, 2, 3 and 4. `[1, 1]` sits at
+# (0.25, 0.25): a quarter of the way from 1 to 2 is 1.25, from 3 to 4 is 3.25, and a quarter of the
+# way down from 1.25 to 3.25 is 1.75.
 #
 # 2019's Keras (2.2, 2.3) put column j at j/2: 1, 1.5, 2, 2 across the top.
-#
-# ## 4. Smoothing: 4 pixels become a gradient
-#
-# MachineCurve's example: 0, 0.5, 1 and 1.5 as a 2x2 image, upsampled 32 times each way.
-
-# %%
-smoothing_input = np.array([[0.0, 0.5], [1.0, 1.5]], dtype="float32")
-print("Input:", smoothing_input, sep="\n")
-
-smoothing_model = keras.Sequential([keras.Input(shape=(2, 2, 1)),
-                                    layers.UpSampling2D(size=(32, 32), interpolation="bilinear")])
-smoothed = apply_model(smoothing_model, smoothing_input)
-print("Output shape:", smoothed.shape)
-print("Smallest and largest value:", smoothed.min(), smoothed.max())
-print("Different values:", len(np.unique(smoothed)))
 
 # %% [markdown]
 # Drawing code, not the lesson: `save_figure` writes each figure to `OUTPUT_DIR` and shows it.
@@ -125,6 +110,22 @@ def save_figure(fig, name):
     return path
 
 
+# %% [markdown]
+# ## 4. Smoothing: 4 pixels become a gradient
+#
+# MachineCurve's example: 0, 0.5, 1 and 1.5 as a 2x2 image, upsampled 32 times each way.
+
+# %%
+smoothing_input = np.array([[0.0, 0.5], [1.0, 1.5]], dtype="float32")
+print("Input:", smoothing_input, sep="\n")
+
+smoothing_model = keras.Sequential([keras.Input(shape=(2, 2, 1)),
+                                    layers.UpSampling2D(size=(32, 32), interpolation="bilinear")])
+smoothed = apply_model(smoothing_model, smoothing_input)
+print("Output shape:", smoothed.shape)
+print("Smallest and largest value:", smoothed.min(), smoothed.max())
+print("Different values:", len(np.unique(smoothed)))
+
 # %%
 fig, (before, after, top_row) = plt.subplots(1, 3, figsize=(12, 3.8))
 for ax, image, title in [(before, smoothing_input, "2x2 input: 0, 0.5, 1, 1.5"),
@@ -139,17 +140,19 @@ save_figure(fig, "smoothing.png")
 
 # %% [markdown]
 # MachineCurve prints this input and shows its output only as a picture. Ours is a gradient of 148
-# values (printed above), but with size 32 the first and last 16 output pixels of each row and
-# column lie past the edge pixels' centres, so each corner is a flat 16x16 block. MachineCurve's
-# Keras put output pixel j at input position j/32 instead: a ramp from the top-left pixel, flat over
-# the last 32 rows and columns.
+# values (printed above). With size 32, the first and last 16 output pixels of each row and column
+# lie past the edge pixels' centres, so each corner is a flat 16x16 block. MachineCurve's Keras put
+# output pixel j at input position j/32 instead: a ramp from the top-left pixel, flat over the last
+# 32 rows and columns.
 #
 # ## 5. A tiny generator: Dense -> Reshape -> UpSampling2D -> Conv2D
 #
-# In MachineLearningMastery's GAN generator, a Dense layer turns 100 random numbers into 128 maps
-# of 5x5, UpSampling2D doubles them to 10x10, and a Conv2D learns to draw one 10x10 image from them.
+# MachineLearningMastery's generator (the image-making half of a GAN): a Dense layer turns 100
+# random numbers into 3,200, Reshape makes them 128 maps of 5x5, UpSampling2D doubles them to 10x10,
+# and a Conv2D learns to draw one 10x10 image from them.
 
 # %%
+LATENT_DIM = 100  # Length of the generator's random input, as in MachineLearningMastery's generator.
 generator = keras.Sequential([
     keras.Input(shape=(LATENT_DIM,)),
     layers.Dense(128 * 5 * 5),
@@ -160,10 +163,11 @@ generator = keras.Sequential([
 generator.summary()
 
 # %% [markdown]
-# The same shapes and parameter counts as MachineLearningMastery's summary (names aside: Keras numbers
-# the layers of each kind as it builds them): of 324,353 parameters, the Dense layer holds 323,200
-# (100 x 3,200 weights + 3,200 biases) and the Conv2D 1,153 (3 x 3 x 128 + 1); UpSampling2D holds
-# none. The post's Dense takes `input_dim=100` where we put `keras.Input`, as in section 1.
+# The same shapes and parameter counts as MachineLearningMastery's summary: of 324,353 parameters,
+# the Dense layer holds 323,200 (100 x 3,200 weights + 3,200 biases) and the Conv2D 1,153 (3 x 3 x
+# 128 + 1); UpSampling2D holds none. Names differ: Keras numbers the layers of each kind as it
+# builds them, so this UpSampling2D, the page's fifth, is `up_sampling2d_4` in a fresh run. The
+# post's Dense takes `input_dim=100` where we put `keras.Input`, as in section 1.
 # transpose_demo.py sets this generator beside a Conv2DTranspose one.
 #
 # ## 6. Nearest, bilinear and bicubic on a synthetic ring
@@ -197,15 +201,16 @@ for ax, (title, image) in zip(axes, [("ring", ring), ("shrunk", shrunk), *grown.
 save_figure(fig, "interpolations.png")
 
 # %% [markdown]
-# "nearest" gives back the 7x7 blocks and "bilinear" blends them, both within the shrunk image's
-# range. "bicubic" blends 4x4 neighbours along curves that overshoot: it dips below 0, to the
-# minimum printed above, inside the red outlines.
+# "nearest" repeats each of the 7x7 pixels as a 4x4 block and "bilinear" blends them, both within
+# the shrunk image's range. "bicubic" blends 4x4 neighbours along curves that overshoot: it dips
+# below 0, to the minimum printed above, inside the red outlines (on TensorFlow it still stays below
+# the shrunk ring's brightest pixel).
 
 # %% [markdown]
 # ## Going further
 #
 # - MachineCurve's post goes on to an MNIST autoencoder that upsamples with UpSampling2D + Conv2D:
 #   `benchmarks/machinecurve_autoencoders.py` retrains it, and [docs/results.md](docs/results.md)
-#   compares it with its Conv2DTranspose counterpart.
+#   compares it with a different Conv2DTranspose model.
 # - [docs/how-it-works.md](docs/how-it-works.md#what-upsampling_demopy-computes): how the posts'
 #   2019 Keras resized, and how the backends' bicubic differ.

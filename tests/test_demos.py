@@ -180,11 +180,16 @@ def test_bilinear_uses_half_pixel_centres_and_clamps_edges(upsampling_run):
     np.testing.assert_allclose(output, [[1, 1.25, 1.75, 2], [1.5, 1.75, 2.25, 2.5], [2.5, 2.75, 3.25, 3.5],
                                         [3, 3.25, 3.75, 4]], atol=1e-6)
     assert_printed(upsampling_run.printed, expected)
-    # The markdown's positions, (j + 0.5)/2 - 0.5, and its worked pixel.
+    # The markdown's positions, (j + 0.5)/s - 0.5 with s = 2, and its worked pixel, row by row.
     text = markdown_section("upsampling_demo.py", "MachineLearningMastery does not print this one")
     *positions, last = [f"{position:g}" for position in (np.arange(4) + 0.5) / 2 - 0.5]
-    assert "(j + 0.5)/2 - 0.5" in text and f"{', '.join(positions)} and {last}" in text
-    assert "`[1, 1]` sits at (0.25, 0.25)" in text and f"= {output[1, 1]:g}" in text
+    assert "(j + 0.5)/s - 0.5" in text and f"here {', '.join(positions)} and {last}" in text
+    image = upsampling_run.globals["INPUT"]
+    top, bottom = (row[0] + 0.25 * (row[1] - row[0]) for row in image)  # A quarter across each row,
+    assert top + 0.25 * (bottom - top) == pytest.approx(output[1, 1])  # then a quarter down.
+    assert "`[1, 1]` sits at (0.25, 0.25)" in text
+    assert (f"a quarter of the way from 1 to 2 is {top:g}, from 3 to 4 is {bottom:g}, and a quarter of the "
+            f"way down from {top:g} to {bottom:g} is {output[1, 1]:g}") in text
 
 
 def test_machinecurve_smoothing(upsampling_run):
@@ -263,6 +268,9 @@ def test_upsampling_generator_matches_the_posts_summary(upsampling_run):
 
     upsampling_layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.UpSampling2D))
     assert number(upsampling_layer) == number(demo["nearest_model"].layers[0]) + 4
+    assert number(demo["nearest_model"].layers[0]) == 0  # A fresh run, as the markdown says:
+    assert (f"this UpSampling2D, the page's fifth, is `{upsampling_layer.name}` in a fresh run"
+            in markdown_section("upsampling_demo.py", "The same shapes and parameter counts"))
     docs = one_line((ROOT / "docs" / "how-it-works.md").read_text())
     assert "the demo's first is `up_sampling2d` and the generator's, the fifth, `up_sampling2d_4`" in docs
     # The markdown's parameter counts: all in the Dense and Conv2D layers, none in UpSampling2D.
@@ -293,6 +301,8 @@ def test_interpolations_differ(upsampling_run):
         assert "bicubic: grown to (28, 28), values from -0.068 to 0.584" in upsampling_run.printed
         docs = one_line((ROOT / "docs" / "how-it-works.md").read_text())
         assert "On TensorFlow they dip to -0.068 and stay below the brightest pixel" in docs
+        text = markdown_section("upsampling_demo.py", '"nearest" repeats each of the 7x7 pixels')
+        assert "(on TensorFlow it still stays below the shrunk ring's brightest pixel)" in text
     path = figure(upsampling_run, "interpolations.png")
     assert_real_picture(path)
     # The overshoot shows: the figure outlines bicubic's pixels below 0 in red, and only those. An
@@ -382,7 +392,7 @@ def test_3x3_kernel_stamps_add_up_to_the_layer_output(transpose_run):
     # "same" with k=3, s=2 keeps the first 4 rows and columns of "valid", as its markdown says.
     np.testing.assert_array_equal(outputs["same"], outputs["valid"][:4, :4])
     np.testing.assert_array_equal(stamped["same"][0, 0][:3, :3], np.ones((3, 3)))  # None cut at the top.
-    text = markdown_section("transpose_demo.py", '"valid" gives (2 - 1) * 2 + 3 = 5')
+    text = markdown_section("transpose_demo.py", "The centre's 10 is where all four stamps meet")
     assert 'Where "same" cuts: `max(k - s, 0) // 2` rows at the top (here 0), the rest at the bottom' in text
     assert "its 4x4 is the 5x5 without the last row and column" in text
     assert_real_picture(figure(transpose_run, "stamps.png"))
@@ -419,17 +429,20 @@ def test_the_output_size_rule_is_stated_right(transpose_run):
     assert output_size(2, 1, 2, "valid") == 4  # Example 1: 4x4, not (n - 1) * s + k = 3.
     assert output_size(5, 3, 2, "valid") == MLM_VALID_GENERATOR_SIDE  # The post's 11x11.
     assert output_size(5, 3, 2, "same") == 10
-    assert '11x11 with "valid", 10x10 with "same"' in transpose_run.printed
-    # The markdown states the short form first, then Keras's rule for kernels smaller than the stride.
+    # The markdown gives one rule, and works it for section 1, section 2 and the post's generator.
     text = markdown_section("transpose_demo.py", "## 2. A 3x3 kernel")
-    assert text.index("`(n - 1) * s + k`") < text.index("when k < s: `(n - 1) * s + max(k, s)`")
-    assert "Keras keeps the gap after the last pixel when k < s" in text
-    assert "`n * s`" in text and "`max(k - s, 0)` extra rows" in text
+    assert '`padding="valid"` gives `n * s + max(k - s, 0)`' in text
+    assert '`padding="same"` cuts the overhang off: `n * s`' in text
+    for n, k in ((2, 1), (2, 3), (5, 3)):
+        assert f"{n} * 2 + {max(k - 2, 0)} = {output_size(n, k, 2, 'valid')}" in text
+    assert f"or {output_size(2, 3, 2, 'same')} (\"same\")" in text
+    same = output_size(5, 3, 2, "same")
+    assert f"= {MLM_VALID_GENERATOR_SIDE} (\"valid\", the post's 11x11) or {same}." in text
 
 
 def test_zeros_between_padding_and_a_flipped_kernel_give_the_layers_output(transpose_run):
     demo, printed = transpose_run.globals, transpose_run.printed
-    kernel, image = demo["kernel"], demo["INPUT"]
+    kernel, image = demo["ramp_kernel"], demo["INPUT"]
     assert len(np.unique(kernel)) == kernel.size == 9  # Every weight different: flipping changes it.
     model = demo["transpose_model"](image.shape, 3, kernel=kernel)
     np.testing.assert_array_equal(demo["layer_output"], upsample(model, image))
@@ -445,13 +458,14 @@ def test_zeros_between_padding_and_a_flipped_kernel_give_the_layers_output(trans
     assert wrong.shape[:2] == (6, 6) != demo["layer_output"].shape
     text = markdown_section("transpose_demo.py", "The post also quotes")
     assert "For the \"valid\" output with k >= s" in text and "s - 1 zeros *between* the pixels" in text
-    assert "(section 1's trailing zeros are the k < s gap)" in text
+    assert ("(only between: section 1's zeros after the last pixel are Keras keeping the gap when k < s)"
+            in text)
     assert demo["output_size"](2, 1, 2, "valid") == demo["unit_output"].shape[0] == 4  # That gap: k=1 < s=2.
     assert "With a 1x1 kernel, stride 2 is as if a row and a column of zeros followed each pixel" in (
         markdown_section("transpose_demo.py", "As in the post: output shape"))
     # The plain convolution is a Keras Conv2D, as the post says: flipped, it gives the layer's output.
-    assert demo["conv"].__class__ is keras.layers.Conv2D and demo["conv"].padding == "valid"
-    assert not demo["conv"].use_bias
+    assert demo["plain_conv"].__class__ is keras.layers.Conv2D and demo["plain_conv"].padding == "valid"
+    assert not demo["plain_conv"].use_bias
 
 
 @pytest.mark.parametrize(("kernel_size", "strides"),
@@ -561,7 +575,7 @@ def test_untrained_generators_vary_by_the_stamp_count(transpose):
 
     docs = one_line((ROOT / "docs" / "results.md").read_text())
     text = markdown_section("transpose_demo.py", "## Going further")
-    assert "pixels under 4 stamps vary about twice as much as those under 1" in text
+    assert "pixels under 4 stamps have about twice, sqrt(4), the standard deviation of those under 1" in text
     assert f"seeds {first} to {SPREAD_SEEDS[-1]}" in docs and f"fed {SPREAD_SAMPLES} random vectors" in docs
     assert f"`keras.utils.set_random_seed({first})`" in docs
     if keras.backend.backend() == "tensorflow":  # The numbers it gives, measured on TensorFlow.
@@ -623,18 +637,23 @@ def test_the_advice_quotes_the_ratios_printed_above_it(transpose_run):
     assert "No decoder leaves a checkerboard after training" in results
     # The gaps it quotes are the two Conv2DTranspose decoders' in docs/results.md, where each paired
     # interval over the seeds leaves out 0: behind, not "within" reach.
-    assert ("0.09 dB (kernel 4) and 0.13 dB (kernel 3) behind UpSampling2D (nearest) + Conv2D: small gaps, "
-            "but neither is a tie over three seeds") in text
+    assert ("Conv2DTranspose's PSNR is 0.09 dB (kernel 4) and 0.13 dB (kernel 3) below UpSampling2D "
+            "(nearest) + Conv2D; over three seeds both gaps' 95% intervals exclude zero") in text
+    assert "Bilinear UpSampling2D + Conv2D came last, 0.48 dB behind" in text
     assert "within" not in text
-    assert "Conv2DTranspose k4 is 0.09 dB behind" in results and "k3 0.13 dB" in results
+    assert "Conv2DTranspose k4 is 0.09 dB behind (95% interval" in results and "k3 0.13 dB" in results
+    assert "and bilinear upsampling 0.48 dB" in results
     assert "each interval leaves out 0, so no gap is a tie" in results
     # The parameter counts it quotes are the table's, and MachineCurve's opposite ranking is the one
     # docs/results.md explains by size and compression.
-    assert "At equal parameters (78,849; 78,835 for kernel 4)" in text
+    assert "MNIST denoisers (78,849 parameters; 78,835 for kernel 4)" in text
     assert "| Conv2DTranspose k3 s2 (the posts') | 78,849 |" in results
     assert "| Conv2DTranspose k4 s2 | 78,835 |" in results
     assert "| UpSampling2D nearest + Conv2D | 78,849 |" in results
-    assert "wins instead (loss 0.05 against 0.11)" in text and "differ ninefold in parameters" in text
+    assert "wins (loss 0.05 against 0.11)" in text
+    assert "differ ninefold in parameters and thirtyfold in their narrowest layer" in text
+    assert "4x4x8 = 128 numbers" in results and "22x22x8 = 3,872 numbers" in results
+    assert round(12_785 / 1_393) == 9 and round(3_872 / 128) == 30
     assert "its Conv2DTranspose layers have stride 1, so none doubles the map" in text
     assert "Its transposed convolutions have stride 1" in results
     assert "None of them doubles the map" in results
@@ -660,11 +679,13 @@ def names_in(tree: ast.AST, context: type) -> set[str]:
     return found
 
 
-def check_layout(script: str, layer: str, first_layer_by: int, last_section: str) -> None:
+def check_layout(script: str, layer: str, first_layer_by: int, last_section: str,
+                 helpers_before: str) -> None:
     """The page's layout, the same on both demos: a setup cell (imports, one comment line) and a
     configuration cell, then the lesson, whose first code cell holds the first `layer` (by line
     `first_layer_by`), with no prose before it speaking of figures. The drawing helpers are one
-    cell, after a one-line markdown label, just before the first figure; each figure has a cell of
+    cell, after a one-line markdown label, just before the heading of the first figure's section
+    (or, where that section opens the lesson, just before the figure); each figure has a cell of
     its own, right after the lesson code it draws (the helpers aside) and before the prose that
     follows, and draws only what its own section computed. Nothing else draws. "Going further"
     (at most 150 words) closes the page, after the last section."""
@@ -697,7 +718,13 @@ def check_layout(script: str, layer: str, first_layer_by: int, last_section: str
     assert len(label.splitlines()) <= 2 and "##" not in label  # A short label, not a section.
     drawing = [i for i in code if i != helpers
                and re.search(r"\bplt\.|save_figure\(|Rectangle\(|imshow\(|contour\(", cells[i][1])]
-    assert "plt." not in setup + configuration and drawing[0] == helpers + 1  # The helpers, then the figure.
+    assert "plt." not in setup + configuration
+    if helpers_before == "figure":  # The helpers, then the figure.
+        assert drawing[0] == helpers + 1
+    else:  # The helpers, then the heading of the first figure's section, its code, its figure.
+        heading_marker, heading = cells[helpers + 1]
+        assert heading_marker == "# %% [markdown]" and heading.startswith(helpers_before)
+        assert section[drawing[0]].startswith(helpers_before) and drawing[0] == helpers + 3
     lesson_names = {}  # Each name the lesson code stores, and the section that first stores it.
     for i in code:
         if i not in drawing and i != helpers:
@@ -723,11 +750,13 @@ def check_layout(script: str, layer: str, first_layer_by: int, last_section: str
 
 
 def test_upsampling_demo_opens_on_the_lesson():
-    check_layout("upsampling_demo.py", "UpSampling2D", first_layer_by=60, last_section="# ## 6. ")
+    check_layout("upsampling_demo.py", "UpSampling2D", first_layer_by=60, last_section="# ## 6. ",
+                 helpers_before="# ## 4. ")
 
 
 def test_transpose_demo_opens_on_the_lesson():
-    check_layout("transpose_demo.py", "Conv2DTranspose", first_layer_by=70, last_section="# ## 5. ")
+    check_layout("transpose_demo.py", "Conv2DTranspose", first_layer_by=70, last_section="# ## 5. ",
+                 helpers_before="figure")  # Section 1 draws first, and the page opens on its layer.
 
 
 # ------------------------------------------------------------------------- both
@@ -776,17 +805,23 @@ def configuration_cell(script: str) -> str:
     return next(cell for cell in cells if re.search(r"^OUTPUT_DIR = ", cell, flags=re.MULTILINE))
 
 
-@pytest.mark.parametrize(("script", "constants"), [
-    ("upsampling_demo.py", ["LATENT_DIM", "INPUT", "SHOW", "OUTPUT_DIR"]),
-    ("transpose_demo.py", ["INPUT", "ONES_IMAGE_SIZE", "LATENT_DIM", "SHOW", "OUTPUT_DIR"]),
+@pytest.mark.parametrize(("script", "constants", "in_their_sections"), [
+    ("upsampling_demo.py", ["INPUT", "SHOW", "OUTPUT_DIR"], {"LATENT_DIM": "generator = "}),
+    ("transpose_demo.py", ["INPUT", "SHOW", "OUTPUT_DIR"],
+     {"LATENT_DIM": "transpose_generator = ", "ONES_IMAGE_SIZE": "ones_image = "}),
 ])
-def test_the_constants_are_plain_assignments_in_one_cell(script, constants, runs):
+def test_the_constants_are_plain_assignments_in_one_cell(script, constants, in_their_sections, runs):
     cell = configuration_cell(script)
     assigned = re.findall(r"^([A-Z_]+) = ", cell, flags=re.MULTILINE)
     assert assigned == constants
     # Assigned nowhere else, so that a cell added after this one changes them for the whole run.
     source = (ROOT / script).read_text()
     for name in constants:
+        assert len(re.findall(rf"^{name} = ", source, flags=re.MULTILINE)) == 1
+    # The section-only ones: set once, in the cell that uses them, on the line before that use.
+    for name, user in in_their_sections.items():
+        [cell] = [cell for cell in re.split(r"^# %%.*$", source, flags=re.MULTILINE) if f"\n{user}" in cell]
+        assert re.search(rf"^{name} = .*\n{user}", cell, flags=re.MULTILINE)
         assert len(re.findall(rf"^{name} = ", source, flags=re.MULTILINE)) == 1
     namespace = runs[script].globals
     assert namespace["SHOW"] is False
