@@ -5,13 +5,13 @@ denoise_upsampling_notmnist.py) with four decoders: the same encoder, data,
 noise, training budget and seeds, parameter counts within 0.02%. Scores them
 against classical denoisers on the same noisy test images, and says which wins
 and whether each gap, paired seed by seed, is clearly not 0.
-Accelerator: optional (the 12 trainings took 16 minutes on a shared 2-core CPU: docs/speed.md)
+Accelerator: optional (the run took at most 16 minutes on a shared 2-core CPU: docs/speed.md)
 
 Run it:
     python compare_decoders.py                      # MNIST, 5 x 7,936 images, 3 seeds
     python compare_decoders.py --dataset notmnist --noise-factor 0.3
     python compare_decoders.py --noise-factors 0.2,0.5,0.8   # how it changes with the noise
-    python compare_decoders.py --limit 1000 --epochs 2 --seeds 1   # a quick look; one seed: no verdict
+    python compare_decoders.py --epochs 2 --images-per-epoch 1024 --seeds 1   # a quick look, no verdict
 """
 
 # %% [markdown]
@@ -44,20 +44,20 @@ from denoise_kit import batches, cli, comparison, datasets, hardware, metrics, p
 DATASET = "mnist"  # "mnist", "notmnist" or "fashion_mnist".
 NOISE_FACTOR = 0.5  # Standard deviation of the Gaussian noise; pixels are in [0, 1].
 NOISE_FACTORS: tuple[float, ...] | None = None  # Noise levels to compare at instead, e.g. 0.2,0.5,0.8.
-EPOCHS = 5  # Training rounds, the same for every decoder.
+EPOCHS = 5  # Training rounds, the same for every decoder (the denoisers train 10).
 IMAGES_PER_EPOCH = 7_936  # Noisy images per epoch, whatever the dataset's size.
 BATCH_SIZE = 16  # Images per step.
 LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosine.
 SEEDS = 3  # Trainings per decoder, with the same seeds for each.
 SEED = 42  # First training seed; then SEED + 1, ...
-TEST_NOISE_SEED = 43  # The denoisers' test noise; as a training seed it noises other images.
+TEST_NOISE_SEED = 43  # Fixed noise for the test images: the denoisers' noisy test images.
 TUNING_NOISE_SEED = 44  # Seed of the noise the classical filters are tuned on.
 TUNING_IMAGES = 300  # Training images used to tune each classical filter's parameter.
 SHOWN = 8  # Test images shown in comparison.png.
 INFERENCE_BATCH = 256  # Images per predict step when scoring the test set.
 PRECISION = "auto"  # "float32", "mixed", or "auto": mixed only where the hardware is native.
 STEPS_PER_EXECUTION = 16  # Training steps per call into the compiled graph.
-LIMIT: int | None = None  # The first LIMIT training images, less a tenth (a quick look); None: all.
+LIMIT: int | None = None  # The first LIMIT training images, less a tenth; None: all.
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/.
 OUTPUT_DIR = "outputs/compare_decoders"  # Where the results, the pictures and progress.json go.
 TENSORBOARD = False  # Also log every training to OUTPUT_DIR/tensorboard.
@@ -104,14 +104,14 @@ class FreshNoise(layers.Layer):
 # %% [markdown]
 # ## Four decoders behind one encoder
 #
-# Every model has the denoisers' encoder (28 -> 14 -> 7, then a bottleneck
-# Conv2D). Only the way back up changes: `Conv2DTranspose(strides=2)` learns
-# its upsampling with a 3x3 kernel, or a 4x4 one, which the stride divides
-# evenly, against checkerboards; `UpSampling2D` repeats (nearest) or
-# interpolates (bilinear) pixels and a Conv2D after it learns what to draw.
-# Decoders are 32 then 16 filters wide, as in the UpSampling2D denoiser (the
-# Conv2DTranspose one has 64 then 32); the 4x4 one gets 18 then 16, so
-# parameter counts agree within 0.02%.
+# Every model has the denoisers' encoder (28 -> 14 -> 7, then one more Conv2D
+# on the 7x7 map). Only the way back up changes. `Conv2DTranspose(strides=2)`
+# learns its upsampling with a 3x3 kernel (the posts') or a 4x4 one, which
+# stride 2 divides evenly (transpose_demo.py). `UpSampling2D` repeats (nearest)
+# or interpolates (bilinear) pixels and a Conv2D after it learns what to draw.
+# Decoders are 32 then 16 filters wide, as in the UpSampling2D denoiser; the
+# 4x4 one gets 18 then 16, so parameter counts agree within 0.02% (compute
+# does not: docs/how-it-works.md).
 
 # %%
 def encoder(inputs, filters=(32, 64), kernel_size=3):
@@ -155,11 +155,10 @@ DECODERS = {
 # %% [markdown]
 # ## Training every decoder with every seed
 #
-# Each training is the denoisers' own: clean images in and out of `fit`,
-# FreshNoise making the noisy inputs, binary cross-entropy, Adam with a
-# cosine decay. The seed gives every decoder the same luck: the same initial
-# encoder weights, noise and order of images. Then the denoiser cleans the
-# noisy test images, scored by their mean PSNR.
+# Each training is the denoisers' recipe on a smaller budget: clean images in
+# and out of `fit`, FreshNoise making the noisy inputs, binary cross-entropy,
+# Adam with a cosine decay. The seed gives every decoder the same encoder
+# weights, noise and order of images. Each is scored by its test images' PSNR.
 
 # %%
 run = comparison.Comparison(CONFIG, machine, data, x_test_noisy, decoders=list(DECODERS),
@@ -171,7 +170,7 @@ for noise_factor, name, seed in run.trainings_to_do():  # Only those progress.js
         [keras.Input(shape=(28, 28, 1)), FreshNoise(noise_factor, seed=seed), denoiser])
     schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, EPOCHS * steps_per_epoch)
     trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss="binary_crossentropy",
-                    metrics=[progress.psnr_metric],  # The denoisers' metric too: images/s compare.
+                    metrics=[progress.psnr_metric],  # As in the denoisers, so their images/s compare.
                     steps_per_execution=machine.steps_per_execution)
     trainer.fit(batches.image_batches(data.x_train, batch_size=BATCH_SIZE, seed=seed),  # (clean, clean)
                 steps_per_epoch=steps_per_epoch, epochs=EPOCHS, shuffle=False, verbose=0,
@@ -196,10 +195,9 @@ run.score_classical_filters(x_tuning, x_tuning_noisy)
 # %% [markdown]
 # ## The answer
 #
-# A gap counts only when the per-seed difference is clearly not 0. All
-# decoders trained with the same seeds, so the best is compared with each
-# other decoder, seed by seed: the PSNR differences cancel what a seed does
-# to both. The 95% confidence interval of their mean is mean ± t × standard
+# A gap counts only when the per-seed difference is clearly not 0. The best
+# decoder is compared with each other one seed by seed: the PSNR differences
+# cancel what a seed does to both. The 95% confidence interval of their mean is mean ± t × standard
 # error (Student's t, seeds - 1 degrees of freedom); one that includes 0 is
 # a tie.
 
@@ -226,16 +224,16 @@ print(comparison.write_results(run, gaps))
 # %% [markdown]
 # ## Going further
 #
-# - At the defaults, UpSampling2D nearest + Conv2D scores best, no gap a tie,
-#   and no decoder leaves a checkerboard:
+# - At the defaults, UpSampling2D nearest + Conv2D scores best, 0.09 and 0.13 dB
+#   ahead of k4 and k3, no gap a tie, and no decoder leaves a checkerboard:
 #   [docs/results.md](docs/results.md#upsampling2d-or-conv2dtranspose-the-comparison).
 # - The posts' claims, measured: Conv2DTranspose, preferred by
-#   MachineLearningMastery (for GANs) and the best upsampling for Rahman, does
-#   not win here; bilinear, no different from nearest for MachineCurve, is
-#   last (0.48 dB behind); nearest + Conv2D, the autoencoder note's cure for
-#   checkerboards, finds none to cure. [Distill](https://distill.pub/2016/deconv-checkerboard/)
-#   saw the same order: nearest best, bilinear hard to make work.
-# - The checkerboard column, artifacts.png, the filters' grids and the timing:
-#   [docs/how-it-works.md](docs/how-it-works.md#how-compare_decoderspy-decides).
+#   MachineLearningMastery (for GANs) and Rahman, does not win here; bilinear,
+#   no different from nearest for MachineCurve, is last (0.48 dB behind);
+#   nearest + Conv2D, the autoencoder note's checkerboard cure, finds none. [Distill](https://distill.pub/2016/deconv-checkerboard/),
+#   generating images, also did best with nearest and had trouble with bilinear, but saw
+#   trained transposed convolutions keep checkerboards; none does here.
 # - MachineCurve found Conv2DTranspose clearly ahead, with two models of
 #   different size and design (`benchmarks/machinecurve_autoencoders.py`).
+# - The checkerboard score, the filters' grids and the timing:
+#   [docs/how-it-works.md](docs/how-it-works.md#how-compare_decoderspy-decides).
