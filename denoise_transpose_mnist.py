@@ -1,7 +1,7 @@
 """
 Title: Denoising MNIST digits with a Conv2DTranspose autoencoder
 Description: keras.io's denoising autoencoder, changed in six ways (README, "What differs from
-keras.io"), in the pairing Rahman's part 1 announces for part 3 (never public): Conv2D +
+keras.io"), in the pairing Rahman's part 1 announces for part 3 (not public): Conv2D +
 MaxPooling2D take each digit down to 7x7, and strided Conv2DTranspose layers grow it back, clean.
 Accelerator: optional (minutes on a 2-core CPU: docs/speed.md)
 """
@@ -115,7 +115,7 @@ show_images([("clean: the target", x_train[:8]),
 
 # %%
 def build_autoencoder(input_shape=(None, None, 1)):
-    x = inputs = keras.Input(shape=input_shape)  # Any size the pooling divides: multiples of 4.
+    x = inputs = keras.Input(shape=input_shape)  # Two levels: any multiple of 4; three: 28, 36, 44...
     for n in FILTERS:  # Encoder: 28x28 -> 14x14 -> 7x7
         x = layers.Conv2D(n, KERNEL_SIZE, activation="relu", padding="same")(x)
         x = layers.MaxPooling2D(2, padding="same")(x)
@@ -184,8 +184,8 @@ results.save(run, denoiser, scores, test_images=len(x_test))
 # %% [markdown]
 # ## Your own image
 #
-# Only convolutions and pooling, no Dense layer: the saved model takes any
-# size its pooling levels divide. Here, three noisy test digits side by side,
+# Only convolutions and pooling, no Dense layer: the saved model takes other sizes
+# too (two levels: any multiple of 4). Here, three noisy test digits side by side,
 # one 28x84 image. For your own files: `python denoise_transpose_mnist.py
 # --denoise my_digit.png --add-noise` (light strokes on dark, as MNIST; add
 # `--invert` for dark on light).
@@ -204,9 +204,10 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 # - Stop a run (Ctrl-C) and run the same command again: it resumes from the
 #   last finished epoch, with the numbers an unbroken run gives.
 # - `--tensorboard`, then `tensorboard --logdir outputs`: curves and pictures.
-# - `--kernel-size 4` (all but the 1x1 output): with stride 2 each output pixel gets the same number
-#   of stamps, transpose_demo.py's cure for the checkerboard.
+# - `--kernel-size 4` (every layer but the 1x1 output, the encoder's too): with stride 2 each output
+#   pixel gets the same number of stamps, transpose_demo.py's cure for the checkerboard.
 # - compare_decoders.py swaps whole decoders, on one encoder, and measures: there Conv2DTranspose
-#   with kernel 4 and kernel 3 end 0.09 and 0.13 dB behind UpSampling2D + Conv2D (docs/results.md).
+#   with kernel 4 and kernel 3 end 0.09 and 0.13 dB behind UpSampling2D + Conv2D. MachineCurve's
+#   post ranks them the other way; its two models differ in size, not just upsampling (docs/results.md).
 # - Batch 8 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.

@@ -1,8 +1,8 @@
 """
 Title: Denoising notMNIST letters with an UpSampling2D autoencoder
-Description: denoise_transpose_mnist.py, in the pairing Rahman's part 1 announces for part 2, with
-four changes: notMNIST's letters A-J, an UpSampling2D + Conv2D decoder (DECODER_FILTERS, INTERPOLATION),
-batch 16 and 9,984 images per epoch (neither tuned). Its score, on letters, is no decoder comparison.
+Description: denoise_transpose_mnist.py, in the pairing Rahman's part 1 announces for part 2, with four
+changes: notMNIST's letters A-J, an UpSampling2D + Conv2D decoder (DECODER_FILTERS, INTERPOLATION), batch
+16 and 9,984 images per epoch (neither tuned). Its score is on letters: not comparable with the MNIST page's.
 Accelerator: optional (minutes on a 2-core CPU: docs/speed.md)
 """
 
@@ -113,11 +113,11 @@ show_images([("clean: the target", x_train[:8]),
 #
 # MaxPooling2D halves the image; `UpSampling2D` (no weights) doubles it back, with none of a
 # Conv2DTranspose's uneven overlap, and a Conv2D after it draws the detail. The 7x7 map's 64
-# channels hold 3,136 numbers for 784 pixels: no bottleneck; the noise keeps it from copying.
+# channels hold 3,136 numbers for 784 pixels: no bottleneck; the noise keeps the model from copying.
 
 # %%
 def build_autoencoder(input_shape=(None, None, 1)):
-    x = inputs = keras.Input(shape=input_shape)  # Any size the pooling divides: multiples of 4.
+    x = inputs = keras.Input(shape=input_shape)  # Two levels: any multiple of 4; three: 28, 36, 44...
     for n in FILTERS:  # Encoder: 28x28 -> 14x14 -> 7x7
         x = layers.Conv2D(n, KERNEL_SIZE, activation="relu", padding="same")(x)
         x = layers.MaxPooling2D(2, padding="same")(x)
@@ -155,9 +155,9 @@ trainer.fit(run.clean_batches, steps_per_epoch=steps_per_epoch, epochs=EPOCHS,
 #
 # Two scores of the noisy and the denoised test images against the clean
 # ones, averaged over the images: PSNR (in dB, higher is closer) and SSIM (1
-# is a perfect match). With the defaults, on a 10,000-letter sample of notMNIST_small (docs/data.md):
-# 9.36 -> 18.80 dB, SSIM 0.35 -> 0.87. A download (~18,700 letters) trains on more distinct letters
-# and will score differently; its score was never measured (docs/results.md).
+# is a perfect match). With the defaults, on an offline 10,000-letter sample of notMNIST_small
+# (docs/data.md): 9.36 -> 18.80 dB, SSIM 0.35 -> 0.87. A download (~18,700 letters) trains on
+# more distinct letters and will score differently; its score was never measured (docs/results.md).
 
 # %%
 x_test_denoised = denoiser.predict(x_test_noisy, batch_size=256, verbose=0)  # The denoiser alone.
@@ -187,8 +187,8 @@ results.save(run, denoiser, scores, test_images=len(x_test))
 # %% [markdown]
 # ## Your own image
 #
-# Only convolutions, pooling and upsampling, no Dense layer: the saved model takes any
-# size its pooling levels divide. Here, three noisy test letters side by side,
+# Only convolutions, pooling and upsampling, no Dense layer: the saved model takes other sizes
+# too (two levels: any multiple of 4). Here, three noisy test letters side by side,
 # one 28x84 image. For your own files: `python denoise_upsampling_notmnist.py
 # --denoise my_letter.png --add-noise` (light strokes on dark, as notMNIST; add
 # `--invert` for dark on light).
@@ -214,6 +214,7 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 #   page's decoder costs 5.4 million; (32, 16) costs 7.2 million, with 78,849 parameters ((64, 32)
 #   would have the MNIST page's 111,169).
 # - compare_decoders.py swaps whole decoders, on one encoder, and measures: there UpSampling2D
-#   (nearest) + Conv2D ends 0.09 and 0.13 dB ahead of Conv2DTranspose k4 and k3 (docs/results.md).
+#   (nearest) + Conv2D ends 0.09 and 0.13 dB ahead of Conv2DTranspose with kernel 4 and 3.
+#   MachineCurve's post ranks them the other way; its two models differ in size (docs/results.md).
 # - Batch 16 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.

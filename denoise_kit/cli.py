@@ -171,7 +171,9 @@ def line_comments(script: Path) -> dict[str, str]:
 def help_text(doc: str | None) -> str:
     """The docstring's title and description as --help shows them: the
     keras.io header ("Title: ...", "Description: ...") without its labels."""
-    fields = dict(re.findall(r"^(\w[\w ]*): (.*(?:\n(?!\w[\w ]*: ).+)*)", (doc or "").strip(), re.M))
+    # Only keras.io's own labels start a field: a wrapped line may begin "changes: ..." too.
+    label = r"(?:Title|Author|Date created|Last modified|Description|Accelerator)"
+    fields = dict(re.findall(rf"^({label}): (.*(?:\n(?!{label}: ).+)*)", (doc or "").strip(), re.M))
     title = fields.get("Title", "").strip()
     description = textwrap.fill(" ".join(fields.get("Description", "").split()), 79)
     return f"{title}\n\n{description}" if description else title

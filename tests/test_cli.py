@@ -206,3 +206,9 @@ def test_denoise_takes_no_lock_on_the_output_folder(tmp_path, monkeypatch):
     cli.override_from_flags(namespace)
     assert Path(namespace["OUTPUT_DIR"]).resolve() in [p.resolve() for p in folders.held()]
     folders.release(namespace["OUTPUT_DIR"])
+
+
+def test_help_keeps_a_description_line_that_starts_like_a_label():
+    """Only keras.io's header labels start a field: a wrapped line such as "changes: ..." stays."""
+    doc = "Title: A lesson\nDescription: one page with four\nchanges: the data and the decoder.\nAccelerator: none"
+    assert cli.help_text(doc) == "A lesson\n\none page with four changes: the data and the decoder."
