@@ -57,7 +57,7 @@ SHOWN = 8  # Test images shown in comparison.png.
 INFERENCE_BATCH = 256  # Images per predict step when scoring the test set.
 PRECISION = "auto"  # "float32", "mixed", or "auto": mixed only where the hardware is native.
 STEPS_PER_EXECUTION = 16  # Training steps per call into the compiled graph.
-LIMIT: int | None = None  # The first LIMIT training images, less a tenth; None: all.
+LIMIT: int | None = None  # The first LIMIT training images; None: all.
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/.
 OUTPUT_DIR = "outputs/compare_decoders"  # Where the results, the pictures and progress.json go.
 TENSORBOARD = False  # Also log every training to OUTPUT_DIR/tensorboard.
@@ -74,7 +74,7 @@ machine = hardware.configure(PRECISION, batch_size=BATCH_SIZE, steps_per_executi
 # the test images, from a fixed seed, so every method cleans the same ones.
 
 # %%
-data = datasets.denoising_splits(DATASET, DATA_DIR, limit=LIMIT)
+data = datasets.denoising_splits(DATASET, DATA_DIR, limit=LIMIT, max_validation=1_000)  # As the denoisers.
 steps_per_epoch = batches.steps_per_epoch(IMAGES_PER_EPOCH, BATCH_SIZE, machine.steps_per_execution)
 
 
@@ -174,8 +174,8 @@ for noise_factor, name, seed in run.trainings_to_do():  # Only those progress.js
                     steps_per_execution=machine.steps_per_execution)
     trainer.fit(batches.image_batches(data.x_train, batch_size=BATCH_SIZE, seed=seed),  # (clean, clean)
                 steps_per_epoch=steps_per_epoch, epochs=EPOCHS, shuffle=False, verbose=0,
-                callbacks=run.callbacks(noise_factor, name, seed))  # Times it (and logs to TensorBoard).
-    x_denoised = run.predict(denoiser, x_test_noisy[noise_factor])  # Timed after a warm-up run.
+                callbacks=run.callbacks(noise_factor, name, seed))  # Timing (and TensorBoard).
+    x_denoised = run.predict(denoiser, x_test_noisy[noise_factor])  # Timed, after a warm-up.
     psnr = metrics.psnr_per_image(data.x_test, x_denoised).mean()
     run.save_training(noise_factor, name, seed, denoiser, x_denoised, psnr)  # With SSIM and checkerboard.
 
@@ -195,11 +195,11 @@ run.score_classical_filters(x_tuning, x_tuning_noisy)
 # %% [markdown]
 # ## The answer
 #
-# A gap counts only when the per-seed difference is clearly not 0. The best
-# decoder is compared with each other one seed by seed: the PSNR differences
-# cancel what a seed does to both. The 95% confidence interval of their mean is mean ± t × standard
-# error (Student's t, seeds - 1 degrees of freedom); one that includes 0 is
-# a tie.
+# A gap counts only when the mean per-seed difference is clearly not 0. The
+# best decoder is compared with each other one seed by seed: the differences
+# reduce what a seed does to both. The 95% interval of their mean is mean ±
+# t × standard error (Student's t, seeds - 1 degrees of freedom); one that
+# includes 0 is a tie.
 
 # %%
 def interval_95(differences):
@@ -225,14 +225,15 @@ print(comparison.write_results(run, gaps))
 # ## Going further
 #
 # - At the defaults, UpSampling2D nearest + Conv2D scores best, 0.09 and 0.13 dB
-#   ahead of k4 and k3, no gap a tie, and no decoder leaves a checkerboard:
+#   ahead of k4 and k3, no gap a tie; no error holds more checkerboard than noise:
 #   [docs/results.md](docs/results.md#upsampling2d-or-conv2dtranspose-the-comparison).
 # - The posts' claims, measured: Conv2DTranspose, preferred by
 #   MachineLearningMastery (for GANs) and Rahman, does not win here; bilinear,
 #   no different from nearest for MachineCurve, is last (0.48 dB behind);
-#   nearest + Conv2D, the autoencoder note's checkerboard cure, finds none. [Distill](https://distill.pub/2016/deconv-checkerboard/),
-#   generating images, also did best with nearest and had trouble with bilinear, but saw
-#   trained transposed convolutions keep checkerboards; none does here.
+#   nearest + Conv2D, the autoencoder note's checkerboard cure, has none to cure.
+#   [Distill](https://distill.pub/2016/deconv-checkerboard/), generating images, also did best
+#   with nearest and had trouble with bilinear, but saw trained transposed convolutions keep
+#   checkerboards; here none measurably does.
 # - MachineCurve found Conv2DTranspose clearly ahead, with two models of
 #   different size and design (`benchmarks/machinecurve_autoencoders.py`).
 # - The checkerboard score, the filters' grids and the timing:

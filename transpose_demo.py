@@ -4,9 +4,9 @@ Description: What Keras' Conv2DTranspose does to a 2x2 image, checked against Ma
 post, and why a 3x3 kernel with stride 2 draws a checkerboard (Distill, 2016).
 Accelerator: None (under a minute on a CPU; no data, no training)
 
-Run `python transpose_demo.py`: it prints each example and writes unit_kernel.png, stamps.png and
-checkerboard.png to outputs/transpose_demo/ under the folder you run it from. As a notebook
-(`jupytext --to ipynb transpose_demo.py`) it needs only Keras, NumPy and Matplotlib: Colab runs it.
+`python transpose_demo.py` prints each example and writes three figures to outputs/transpose_demo/.
+As a notebook (`jupytext --to ipynb transpose_demo.py`) it needs only Keras (and its backend,
+TensorFlow by default), NumPy and Matplotlib: Colab runs it.
 """
 
 # %%

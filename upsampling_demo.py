@@ -7,7 +7,8 @@ Conv2DTranspose Layers in Keras" and MachineCurve's "UpSampling2D: how to use up
 Accelerator: None (under a minute on a CPU; no data, no training)
 
 `python upsampling_demo.py` prints each example and writes two figures to outputs/upsampling_demo/.
-As a notebook (`jupytext --to ipynb upsampling_demo.py`) it needs only Keras, NumPy and Matplotlib.
+As a notebook (`jupytext --to ipynb upsampling_demo.py`) it needs only Keras (and its backend,
+TensorFlow by default), NumPy and Matplotlib.
 """
 
 # %%
@@ -203,8 +204,8 @@ save_figure(fig, "interpolations.png")
 # %% [markdown]
 # "nearest" repeats each of the 7x7 pixels as a 4x4 block and "bilinear" blends them, both within
 # the shrunk image's range. "bicubic" blends 4x4 neighbours along curves that overshoot: it dips
-# below 0, to the minimum printed above, inside the red outlines (on TensorFlow it still stays below
-# the shrunk ring's brightest pixel).
+# below 0 (the minimum printed above) in the centre hole and along the border, on the dark side of
+# the red lines (on TensorFlow it still stays below the shrunk ring's brightest pixel).
 
 # %% [markdown]
 # ## Going further
