@@ -48,7 +48,7 @@ OUTPUT_DIR = "outputs/denoise_transpose_mnist"  # The pictures, metrics and mode
 CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Also locks OUTPUT_DIR.
 if CONFIG["DENOISE"]:  # A run flag, not a knob above: --denoise my_digit.png ("Your own image").
     own_images.denoise_and_exit(CONFIG)
-steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 steps of 8: a multiple of 16, steps per call.
+steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 steps of 8 images.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
 
 # %% [markdown]
@@ -201,8 +201,8 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 # %% [markdown]
 # ## Going further
 #
-# - Stop a run (Ctrl-C) and run the same command again: it resumes from the
-#   last finished epoch, with the numbers an unbroken run gives.
+# - Stop a run (Ctrl-C) and rerun it: it resumes at the last finished epoch
+#   and ends as an unbroken run would.
 # - `--tensorboard`, then `tensorboard --logdir outputs`: curves and pictures.
 # - `--kernel-size 4` (every layer but the 1x1 output, the encoder's too): with stride 2 each output
 #   pixel gets the same number of stamps, transpose_demo.py's cure for the checkerboard.

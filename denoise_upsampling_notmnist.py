@@ -50,7 +50,7 @@ OUTPUT_DIR = "outputs/denoise_upsampling_notmnist"  # The pictures, metrics and 
 CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Also locks OUTPUT_DIR.
 if CONFIG["DENOISE"]:  # A run flag, not a knob above: --denoise my_letter.png ("Your own image").
     own_images.denoise_and_exit(CONFIG)
-steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 624 steps of 16: a multiple of 16, steps per call.
+steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 624 steps of 16 images.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
 
 # %% [markdown]
@@ -204,15 +204,13 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 # %% [markdown]
 # ## Going further
 #
-# - Stop a run (Ctrl-C) and run the same command again: it resumes from the
-#   last finished epoch, with the numbers an unbroken run gives.
+# - Stop a run (Ctrl-C) and rerun it: it resumes at the last finished epoch
+#   and ends as an unbroken run would.
 # - `--tensorboard`, then `tensorboard --logdir outputs`: curves and pictures.
 # - `--interpolation bilinear` (MachineCurve's choice): MachineCurve saw no difference in its
-#   autoencoder; compare_decoders.py measured bilinear 0.48 dB behind nearest on MNIST.
+#   plain autoencoder; compare_decoders.py measured bilinear 0.48 dB behind nearest on MNIST.
 # - DECODER_FILTERS are narrower than the MNIST page's (64, 32): each Conv2D runs on the upsampled
-#   map, 4x the pixels, so (64, 32) would cost 21.7 million multiply-adds per image where the MNIST
-#   page's decoder costs 5.4 million; (32, 16) costs 7.2 million, with 78,849 parameters ((64, 32)
-#   would have the MNIST page's 111,169).
+#   map, 4x the pixels: (64, 32) would cost 4x the MNIST decoder's compute (docs/how-it-works.md).
 # - compare_decoders.py swaps whole decoders, on one encoder, and measures: there UpSampling2D
 #   (nearest) + Conv2D ends 0.09 and 0.13 dB ahead of Conv2DTranspose with kernel 4 and 3.
 #   MachineCurve's post ranks them the other way; its two models differ in size (docs/results.md).

@@ -125,3 +125,11 @@ def test_a_denoiser_meets_the_ideas_in_the_order_of_the_lesson(script):
     lesson_order = ["The knobs", "The data", "The noise", "The model", "Training", "Results",
                     "Your own image", "Going further"]
     assert headings == [f"# ## {heading}" for heading in lesson_order], headings
+
+
+@pytest.mark.parametrize("script", DENOISERS)
+def test_a_denoisers_going_further_stays_short(script):
+    """What a learner needs only when they ask: at most 150 words, at the end."""
+    source = (ROOT / script).read_text()
+    going_further = source[source.index("# ## Going further"):]
+    assert len(" ".join(line.lstrip("#") for line in going_further.splitlines()).split()) <= 150
