@@ -1,8 +1,8 @@
 """
 Title: Denoising MNIST digits with a Conv2DTranspose autoencoder
 Description: keras.io's denoising autoencoder, changed in six ways (README, "What differs from
-keras.io"), in the pairing Rahman's part 1 announces for part 3 (not public): Conv2D +
-MaxPooling2D take each digit down to 7x7, and strided Conv2DTranspose layers grow it back, clean.
+keras.io"). Conv2D + MaxPooling2D take each digit down to 7x7, and strided Conv2DTranspose layers
+grow it back, clean: MNIST with Conv2DTranspose, as Rahman's part 3 was announced (not public).
 Accelerator: optional (minutes on a 2-core CPU: docs/speed.md)
 """
 
@@ -39,14 +39,14 @@ LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosi
 SEED = 42  # Weights, training noise and order: the same seed gives the same numbers.
 VALIDATION_FRACTION = 0.1  # Share of the training images kept aside, scored every epoch...
 MAX_VALIDATION_IMAGES = 1_000  # ...up to this many.
-VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images (its own seed, not SEED).
+VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images, whatever SEED is.
 TEST_NOISE_SEED = 43  # Fixed noise for the test images: every run is scored on the same ones.
 LIMIT: int | None = None  # At most this many training images (validation included).
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/ (docs/data.md).
 OUTPUT_DIR = "outputs/denoise_transpose_mnist"  # The pictures, metrics and model.
 
-CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Also locks OUTPUT_DIR.
-if CONFIG["DENOISE"]:  # A run flag, not a knob above: --denoise my_digit.png ("Your own image").
+CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Claims OUTPUT_DIR.
+if CONFIG["DENOISE"]:  # Run flag --denoise my_digit.png: train nothing ("Your own image").
     own_images.denoise_and_exit(CONFIG)
 steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 steps of 8 images.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
@@ -55,10 +55,10 @@ machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devic
 # ## The data
 #
 # `datasets.load_data` returns arrays as `keras.datasets.mnist.load_data()` does, downloading MNIST
-# the first time. An offline copy of only its 10,000 test digits keeps a fixed fifth to test (docs/data.md).
+# the first time. With only its 10,000 test digits offline, it holds out a fixed fifth (docs/data.md).
 
 # %%
-(x_train, _), (x_test, y_test) = datasets.load_data(DATASET, DATA_DIR)  # y_test: one image per class, shown.
+(x_train, _), (x_test, y_test) = datasets.load_data(DATASET, DATA_DIR)  # y_test: to show one per class.
 # Pixels to [0, 1], and the channel axis Conv2D wants: (N, 28, 28, 1).
 x_train, x_test = (x.astype("float32")[..., np.newaxis] / 255 for x in (x_train[:LIMIT], x_test))
 n_val = min(round(VALIDATION_FRACTION * len(x_train)), MAX_VALIDATION_IMAGES)
@@ -70,7 +70,7 @@ print(f"{len(x_train):,} train / {len(x_val):,} validation / {len(x_test):,} tes
 # ## The noise
 #
 # Each pixel gets its own Gaussian noise, clipped to [0, 1]: once for the validation and test
-# images, so every run is scored alike; anew at every training step, by a layer before the denoiser.
+# images, so every run is scored alike; anew at every step, by a layer (GaussianNoise doesn't clip).
 
 # %%
 def add_noise(images, noise_factor, seed):
@@ -123,7 +123,7 @@ def build_autoencoder(input_shape=(None, None, 1)):
     for n in reversed(FILTERS):  # Decoder: 7x7 -> 14x14 -> 28x28
         x = layers.Conv2DTranspose(n, KERNEL_SIZE, strides=2, activation="relu", padding="same")(x)
     x = layers.Cropping2D(2)(x) if len(FILTERS) > 2 else x  # 3+ levels: 28 -> ... 4 grows back to 32.
-    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(x)  # In [0, 1], in float32 always.
+    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(x)  # In [0, 1], float32 always.
     return keras.Model(inputs, outputs, name="denoiser")
 
 
@@ -137,7 +137,7 @@ build_autoencoder(input_shape=(28, 28, 1)).summary()  # At 28x28, to show the sh
 
 # %%
 run = training.resumable_run(CONFIG, machine, x_train, x_val, x_val_noisy, steps_per_epoch,
-                             decoder="Conv2DTranspose")
+                             decoder="Conv2DTranspose")  # For the figures' titles.
 keras.utils.set_random_seed(SEED)  # The same starting weights.
 denoiser = build_autoencoder()
 trainer = keras.Sequential([keras.Input(shape=(28, 28, 1)), FreshNoise(NOISE_FACTOR, seed=SEED), denoiser])
@@ -185,8 +185,8 @@ results.save(run, denoiser, scores, test_images=len(x_test))
 # ## Your own image
 #
 # Only convolutions and pooling, no Dense layer: the saved model takes other sizes
-# too (two levels: any multiple of 4). Here, three noisy test digits side by side,
-# one 28x84 image. For your own files: `python denoise_transpose_mnist.py
+# too (two levels: any multiple of 4). Here, three noisy test digits side by side
+# make one 28x84 image, scored below. For your own files: `python denoise_transpose_mnist.py
 # --denoise my_digit.png --add-noise` (light strokes on dark, as MNIST; add
 # `--invert` for dark on light).
 
@@ -207,7 +207,7 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 # - `--kernel-size 4` (every layer but the 1x1 output, the encoder's too): with stride 2 each output
 #   pixel gets the same number of stamps, transpose_demo.py's cure for the checkerboard.
 # - compare_decoders.py swaps whole decoders, on one encoder, and measures: there Conv2DTranspose
-#   with kernel 4 and kernel 3 end 0.09 and 0.13 dB behind UpSampling2D + Conv2D. MachineCurve's
-#   post ranks them the other way; its two models differ in size, not just upsampling (docs/results.md).
+#   with kernel 4 and 3 end 0.09 and 0.13 dB behind UpSampling2D (nearest) + Conv2D. MachineCurve's
+#   plain autoencoders rank them the other way; its Conv2DTranspose one never compresses (docs/results.md).
 # - Batch 8 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.

@@ -34,21 +34,21 @@ EPOCHS = 10  # Each ends with validation and a backup.
 IMAGES_PER_EPOCH = 9_984  # Noisy images per epoch, whatever the dataset's size (not one pass over it).
 BATCH_SIZE = 16  # Images per training step.
 FILTERS = (32, 64)  # Filters per encoder level (28 -> 14 -> 7).
-DECODER_FILTERS = (32, 16)  # One Conv2D per level, narrower than the MNIST page's (Going further).
-INTERPOLATION = "nearest"  # How UpSampling2D fills new pixels: "nearest" or "bilinear".
+DECODER_FILTERS = (32, 16)  # One Conv2D per FILTERS level, narrower than the MNIST page's.
+INTERPOLATION = "nearest"  # How UpSampling2D fills new pixels, here "nearest" or "bilinear".
 KERNEL_SIZE = 3  # Height and width of every convolution kernel.
 LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosine.
 SEED = 42  # Weights, training noise and order: the same seed gives the same numbers.
 VALIDATION_FRACTION = 0.1  # Share of the training images kept aside, scored every epoch...
 MAX_VALIDATION_IMAGES = 1_000  # ...up to this many.
-VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images (its own seed, not SEED).
+VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images, whatever SEED is.
 TEST_NOISE_SEED = 43  # Fixed noise for the test images: every run is scored on the same ones.
 LIMIT: int | None = None  # At most this many training images (validation included).
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/ (docs/data.md).
 OUTPUT_DIR = "outputs/denoise_upsampling_notmnist"  # The pictures, metrics and model.
 
-CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Also locks OUTPUT_DIR.
-if CONFIG["DENOISE"]:  # A run flag, not a knob above: --denoise my_letter.png ("Your own image").
+CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Claims OUTPUT_DIR.
+if CONFIG["DENOISE"]:  # Run flag --denoise my_letter.png: train nothing ("Your own image").
     own_images.denoise_and_exit(CONFIG)
 steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 624 steps of 16 images.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
@@ -57,10 +57,10 @@ machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devic
 # ## The data
 #
 # `datasets.load_data` returns arrays as `keras.datasets.mnist.load_data()` does, downloading
-# notMNIST_small the first time. It has no test split: its duplicates go, a fixed fifth is the test set.
+# notMNIST_small the first time. No test split: exact duplicates go, a fixed fifth is the test set.
 
 # %%
-(x_train, _), (x_test, y_test) = datasets.load_data(DATASET, DATA_DIR)  # y_test: one image per class, shown.
+(x_train, _), (x_test, y_test) = datasets.load_data(DATASET, DATA_DIR)  # y_test: to show one per class.
 # Pixels to [0, 1], and the channel axis Conv2D wants: (N, 28, 28, 1).
 x_train, x_test = (x.astype("float32")[..., np.newaxis] / 255 for x in (x_train[:LIMIT], x_test))
 n_val = min(round(VALIDATION_FRACTION * len(x_train)), MAX_VALIDATION_IMAGES)
@@ -72,7 +72,7 @@ print(f"{len(x_train):,} train / {len(x_val):,} validation / {len(x_test):,} tes
 # ## The noise
 #
 # Each pixel gets its own Gaussian noise, clipped to [0, 1]: once for the validation and test
-# images, so every run is scored alike; anew at every training step, by a layer before the denoiser.
+# images, so every run is scored alike; anew at every step, by a layer (GaussianNoise doesn't clip).
 
 # %%
 def add_noise(images, noise_factor, seed):
@@ -126,7 +126,7 @@ def build_autoencoder(input_shape=(None, None, 1)):
         x = layers.UpSampling2D(2, interpolation=INTERPOLATION)(x)
         x = layers.Conv2D(n, KERNEL_SIZE, activation="relu", padding="same")(x)
     x = layers.Cropping2D(2)(x) if len(FILTERS) > 2 else x  # 3+ levels: 28 -> ... 4 grows back to 32.
-    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(x)  # In [0, 1], in float32 always.
+    outputs = layers.Conv2D(1, 1, activation="sigmoid", dtype="float32")(x)  # In [0, 1], float32 always.
     return keras.Model(inputs, outputs, name="denoiser")
 
 
@@ -140,7 +140,7 @@ build_autoencoder(input_shape=(28, 28, 1)).summary()  # At 28x28, to show the sh
 
 # %%
 run = training.resumable_run(CONFIG, machine, x_train, x_val, x_val_noisy, steps_per_epoch,
-                             decoder="UpSampling2D")
+                             decoder="UpSampling2D")  # For the figures' titles.
 keras.utils.set_random_seed(SEED)  # The same starting weights.
 denoiser = build_autoencoder()
 trainer = keras.Sequential([keras.Input(shape=(28, 28, 1)), FreshNoise(NOISE_FACTOR, seed=SEED), denoiser])
@@ -188,8 +188,8 @@ results.save(run, denoiser, scores, test_images=len(x_test))
 # ## Your own image
 #
 # Only convolutions, pooling and upsampling, no Dense layer: the saved model takes other sizes
-# too (two levels: any multiple of 4). Here, three noisy test letters side by side,
-# one 28x84 image. For your own files: `python denoise_upsampling_notmnist.py
+# too (two levels: any multiple of 4). Here, three noisy test letters side by side
+# make one 28x84 image, scored below. For your own files: `python denoise_upsampling_notmnist.py
 # --denoise my_letter.png --add-noise` (light strokes on dark, as notMNIST; add
 # `--invert` for dark on light).
 
@@ -213,6 +213,6 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 #   map, 4x the pixels: (64, 32) would cost 4x the MNIST decoder's compute (docs/how-it-works.md).
 # - compare_decoders.py swaps whole decoders, on one encoder, and measures: there UpSampling2D
 #   (nearest) + Conv2D ends 0.09 and 0.13 dB ahead of Conv2DTranspose with kernel 4 and 3.
-#   MachineCurve's post ranks them the other way; its two models differ in size (docs/results.md).
+#   MachineCurve's plain autoencoders rank them the other way (docs/results.md).
 # - Batch 16 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.
