@@ -4,12 +4,12 @@ Description: Trains the denoisers' autoencoder (denoise_transpose_mnist.py,
 denoise_upsampling_notmnist.py) with four decoders: the same encoder, data,
 noise, training budget and seeds, parameter counts within 0.02%. Scores them
 against classical denoisers on the same noisy test images, and says which wins
-and whether each gap, paired seed by seed, is clearly not 0.
-Accelerator: optional (the run took at most 16 minutes on a shared 2-core CPU: docs/speed.md)
+and which gaps, paired seed by seed, are ties.
+Accelerator: optional (16 minutes on a 2-core CPU, slowed by another job: docs/speed.md)
 
 Run it:
-    python compare_decoders.py                      # MNIST, 5 x 7,936 images, 3 seeds
-    python compare_decoders.py --dataset notmnist --noise-factor 0.3
+    python compare_decoders.py                      # MNIST: 4 decoders x 3 seeds x 5 epochs of 7,936 images
+    python compare_decoders.py --dataset notmnist
     python compare_decoders.py --noise-factors 0.2,0.5,0.8   # how it changes with the noise
     python compare_decoders.py --epochs 2 --images-per-epoch 1024 --seeds 1   # a quick look, no verdict
 """
@@ -37,7 +37,6 @@ from denoise_kit import batches, cli, comparison, datasets, hardware, metrics, p
 # %% [markdown]
 # ## Configuration
 #
-# One training budget for every decoder, and the seeds they all train with.
 # Each constant is also a flag for one run (`--seeds 5`; `--help` lists them).
 
 # %%
@@ -49,16 +48,16 @@ IMAGES_PER_EPOCH = 7_936  # Noisy images per epoch, whatever the dataset's size.
 BATCH_SIZE = 16  # Images per step.
 LEARNING_RATE = 2e-3  # Adam's starting learning rate, decayed to 0 along a cosine.
 SEEDS = 3  # Trainings per decoder, with the same seeds for each.
-SEED = 42  # First training seed; then SEED + 1, ...
-TEST_NOISE_SEED = 43  # Fixed noise for the test images: the denoisers' noisy test images.
+SEED = 42  # First training seed; then SEED + 1, ... (also noise seeds, harmlessly)
+TEST_NOISE_SEED = 43  # Fixed noise for the test images: the denoisers'.
 TUNING_NOISE_SEED = 44  # Seed of the noise the classical filters are tuned on.
 TUNING_IMAGES = 300  # Training images used to tune each classical filter's parameter.
 SHOWN = 8  # Test images shown in comparison.png.
 INFERENCE_BATCH = 256  # Images per predict step when scoring the test set.
-PRECISION = "auto"  # "float32", "mixed", or "auto": mixed only where the hardware is native.
+PRECISION = "auto"  # "float32", "mixed", or "auto": mixed where the chip has bfloat16/float16 units.
 STEPS_PER_EXECUTION = 16  # Training steps per call into the compiled graph.
-LIMIT: int | None = None  # The first LIMIT training images; None: all.
-DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/.
+LIMIT: int | None = None  # The first LIMIT training images; unset: all.
+DATA_DIR: str | None = None  # Dataset folder; unset: $DENOISE_DATA_DIR, else data/.
 OUTPUT_DIR = "outputs/compare_decoders"  # Where the results, the pictures and progress.json go.
 TENSORBOARD = False  # Also log every training to OUTPUT_DIR/tensorboard.
 
@@ -106,12 +105,13 @@ class FreshNoise(layers.Layer):
 #
 # Every model has the denoisers' encoder (28 -> 14 -> 7, then one more Conv2D
 # on the 7x7 map). Only the way back up changes. `Conv2DTranspose(strides=2)`
-# learns its upsampling with a 3x3 kernel (the posts') or a 4x4 one, which
-# stride 2 divides evenly (transpose_demo.py). `UpSampling2D` repeats (nearest)
-# or interpolates (bilinear) pixels and a Conv2D after it learns what to draw.
-# Decoders are 32 then 16 filters wide, as in the UpSampling2D denoiser; the
-# 4x4 one gets 18 then 16, so parameter counts agree within 0.02% (compute
-# does not: docs/how-it-works.md).
+# (s2) learns its upsampling with a 3x3 kernel (k3: keras.io's and
+# MachineLearningMastery's) or a 4x4 one (k4), which stride 2 divides evenly
+# (transpose_demo.py). `UpSampling2D` repeats (nearest) or interpolates
+# (bilinear) pixels and a Conv2D after it learns what to draw.
+# Decoders are 32 then 16 filters wide, as in the UpSampling2D denoiser (the
+# Conv2DTranspose one has 64 then 32); the 4x4 one gets 18 then 16, so
+# parameter counts agree within 0.02% (compute does not: docs/how-it-works.md).
 
 # %%
 def encoder(inputs, filters=(32, 64), kernel_size=3):
@@ -183,7 +183,7 @@ for noise_factor, name, seed in run.trainings_to_do():  # Only those progress.js
 # ## The yardstick: classical denoisers
 #
 # Is any decoder worth training at all? Median, Gaussian, total variation,
-# wavelet and non-local means filters each get their one parameter tuned on
+# wavelet and non-local means filters (and BM3D, if installed) each get their one parameter tuned on
 # TUNING_IMAGES noisy training images.
 
 # %%
@@ -195,11 +195,10 @@ run.score_classical_filters(x_tuning, x_tuning_noisy)
 # %% [markdown]
 # ## The answer
 #
-# A gap counts only when the mean per-seed difference is clearly not 0. The
-# best decoder is compared with each other one seed by seed: the differences
-# reduce what a seed does to both. The 95% interval of their mean is mean ±
-# t × standard error (Student's t, seeds - 1 degrees of freedom); one that
-# includes 0 is a tie.
+# The best decoder is compared with each other one seed by seed: the
+# differences reduce what a seed does to both. A gap is a tie when the 95%
+# interval of their mean, mean ± t × standard error, includes 0; it is not
+# adjusted for picking the best.
 
 # %%
 def interval_95(differences):
@@ -228,12 +227,14 @@ print(comparison.write_results(run, gaps))
 #   ahead of k4 and k3, no gap a tie; no error holds more checkerboard than noise:
 #   [docs/results.md](docs/results.md#upsampling2d-or-conv2dtranspose-the-comparison).
 # - The posts' claims, measured: Conv2DTranspose, preferred by
-#   MachineLearningMastery (for GANs) and Rahman, does not win here; bilinear,
+#   MachineLearningMastery (for GANs), Rahman and, for "relatively similar data
+#   (such as the MNIST digits)", MachineCurve, does not win here; bilinear,
 #   no different from nearest for MachineCurve, is last (0.48 dB behind);
-#   nearest + Conv2D, the autoencoder note's checkerboard cure, has none to cure.
+#   nearest + Conv2D, MachineCurve's and the autoencoder note's checkerboard
+#   cure, has nothing to cure.
 #   [Distill](https://distill.pub/2016/deconv-checkerboard/), generating images, also did best
 #   with nearest and had trouble with bilinear, but saw trained transposed convolutions keep
-#   checkerboards; here none measurably does.
+#   checkerboards; these do not.
 # - MachineCurve found Conv2DTranspose clearly ahead, with two models of
 #   different size and design (`benchmarks/machinecurve_autoencoders.py`).
 # - The checkerboard score, the filters' grids and the timing:
