@@ -52,11 +52,11 @@ unit_output = apply_model(unit_model, INPUT)
 print("Input:", INPUT, "Output:", unit_output, sep="\n")
 
 # %% [markdown]
-# As in the post: output shape (None, 4, 4, 1), 2 parameters (the weight and the bias), and the
-# same 4x4 array. Each pixel owns a 2x2 block of the output but fills only its top-left cell.
-#
-# The post explains it in two steps. With stride 1 the layer gives the image back. With a 1x1
-# kernel, stride 2 is as if a row and a column of zeros followed each pixel (bigger kernels: section 2).
+# As in the post: output shape (None, 4, 4, 1), 2 parameters (the weight and the bias), and the same
+# 4x4 array. Each pixel owns a 2x2 block of the output but fills only its top-left cell. The post
+# explains it in two steps. With stride 1 the layer gives the image back. With a 1x1 kernel, stride 2
+# is as if a row and a column of zeros followed each pixel, the last one's too: Keras makes the output
+# n * s wide for n pixels (bigger kernels: section 2).
 
 # %%
 stride_1_model = keras.Sequential([keras.Input(shape=(2, 2, 1)), layers.Conv2DTranspose(1, (1, 1))])
@@ -89,7 +89,7 @@ def save_figure(fig, name):
         os.replace(os.path.join(scratch, name), path)
     print(f"saved {path}")
     if IN_NOTEBOOK:
-        from IPython.display import Image, display  # Shows whatever the kernel's matplotlib backend.
+        from IPython.display import Image, display  # Shows the PNG under any matplotlib backend.
         display(Image(filename=path))
     elif SHOW:
         plt.show()
@@ -127,11 +127,8 @@ save_figure(fig, "unit_kernel.png")
 # pixels (the stride) from its neighbour's stamp; where stamps overlap they add up. For n input
 # pixels across and a kernel of k, `padding="valid"` gives `n * s + max(k - s, 0)`, the last stamp
 # overhanging by k - s; `padding="same"` cuts the overhang off: `n * s`. Section 1: 2 * 2 + 0 = 4;
-# here 2 * 2 + 1 = 5 ("valid") or 4 ("same"); section 3's generator: 5 * 2 + 1 = 11 ("valid", the
-# post's 11x11) or 10.
-#
-# The post uses `padding="same"` to get exactly twice the input. Here are both, with every kernel
-# weight 1 so that the sums are easy to follow.
+# here 2 * 2 + 1 = 5 ("valid") or 4 ("same"), which the post uses to get exactly twice the input.
+# Here are both, with every kernel weight 1 so that the sums are easy to follow.
 
 # %%
 def transpose_model(image_shape, kernel_size, strides=2, padding="valid", kernel=1.0):
@@ -191,10 +188,11 @@ for ax_row, (padding, canvases) in zip(axes, stamped.items(), strict=True):
         draw_array(ax, canvas, f"{INPUT[row, col]:g} x kernel", [whole_stamp], vmax=brightest)
         ax.text(1.1, 0.5, "=" if ax is ax_row[3] else "+", transform=ax.transAxes, ha="center", fontsize=18)
     draw_array(ax_row[4], padding_outputs[padding], "sum: the layer's output", vmax=brightest)
-    for ax in ax_row if padding == "same" else ():  # Hatch the row and column "same" cuts off,
-        ax.set(xlim=(-0.5, 4.5), ylim=(4.5, -0.5))  # under the stamps' outlines.
+    if padding == "same":  # Hatch the row and column "same" cuts off, under the stamps' outlines.
         cut = [(-0.5, 4.5), (-0.5, 3.5), (3.5, 3.5), (3.5, -0.5), (4.5, -0.5), (4.5, 4.5)]  # An L.
-        ax.add_patch(Polygon(cut, fc="lightgrey", ec="grey", hatch="//", zorder=0.5))
+        for ax in ax_row:
+            ax.set(xlim=(-0.5, 4.5), ylim=(4.5, -0.5))
+            ax.add_patch(Polygon(cut, fc="lightgrey", ec="grey", hatch="//", zorder=0.5))
     side = len(padding_outputs[padding])
     ax_row[0].set_ylabel(f'padding="{padding}"\n{side}x{side}', rotation=0, ha="right", va="center")
 fig.suptitle("Each pixel of [[1, 2], [3, 4]] stamps the all-ones 3x3 kernel, times its value, "
@@ -202,11 +200,12 @@ fig.suptitle("Each pixel of [[1, 2], [3, 4]] stamps the all-ones 3x3 kernel, tim
 save_figure(fig, "stamps.png")
 
 # %% [markdown]
+# ## 2b. The same with a plain Conv2D
+#
 # The post also quotes that a plain convolution can do a transposed one, on an input with zeros
-# added. For the "valid" output with k >= s: put s - 1 zeros *between* the pixels (only between:
-# section 1's zeros after the last pixel are Keras keeping the gap when k < s), pad k - 1 zeros all
-# round, and slide a Conv2D over it with the kernel flipped. A kernel of nine different weights
-# shows the flip matters.
+# added. For the "valid" output with k >= s: put s - 1 zeros *between* the pixels (none after the
+# last), pad k - 1 zeros all round, and slide a Conv2D over it with the kernel flipped. A kernel of
+# nine different weights shows the flip matters.
 
 # %%
 ramp_kernel = np.arange(1, 10, dtype="float32").reshape((3, 3))
@@ -228,11 +227,10 @@ print("Equal without the flip:", np.array_equal(apply_model(conv_model, padded),
 # %% [markdown]
 # ## 3. The post's generator, with Conv2DTranspose doing the upsampling
 #
-# A generator (the image-making half of a GAN) turns a random vector into an image. In the post's
-# generator, one Conv2DTranspose doubles 5x5 maps to 10x10 and learns what to draw, where
-# upsampling_demo.py uses UpSampling2D + Conv2D. The summary is the post's, layer names aside (Keras
-# numbers them as it builds them): 323,200 parameters in Dense, 1,153 (3 x 3 x 128 weights and a
-# bias) in Conv2DTranspose, 324,353 in all, as many as the UpSampling2D one.
+# In the post's generator (the image-making half of a GAN), one Conv2DTranspose doubles 5x5 maps to
+# 10x10 and learns what to draw, where upsampling_demo.py uses UpSampling2D + Conv2D. The summary is
+# the post's, layer names aside: 323,200 parameters in Dense, 1,153 (3 x 3 x 128 weights and a bias)
+# in Conv2DTranspose, 324,353 in all, as many as the UpSampling2D one.
 
 # %%
 LATENT_DIM = 100  # Length of the generator's random input vector, as in the post.
@@ -247,11 +245,11 @@ transpose_generator.summary()
 # %% [markdown]
 # ## 4. Checkerboard artifacts
 #
-# Feed an all-ones image through upsamplers whose kernels are all ones: if the stamps overlap
-# evenly, the output is flat. With k = 3 and s = 2 they don't: inside the border each axis
-# alternates 1, 2 stamps, and in 2-D 1, 2, 4: a checkerboard. Kernel 4, which the stride divides,
-# covers every pixel 4 times; UpSampling2D + Conv2D (resize-convolution) reads a whole 3x3 window
-# per pixel. The ratios leave out the border, where k=4's stamps thin out and Conv2D reads zeros.
+# Feed an all-ones image through upsamplers whose kernels are all ones: if the stamps overlap evenly,
+# the output is flat. With k = 3 and s = 2 they don't: inside the border each axis alternates 1, 2
+# stamps, and in 2-D 1, 2, 4: a checkerboard. Kernel 4, which the stride divides, covers every pixel 4
+# times; UpSampling2D + Conv2D (resize-convolution) reads a whole 3x3 window per pixel. The max/min
+# ratios printed below leave out the border, where k=4's stamps thin out and Conv2D reads zeros.
 
 # %%
 def resize_convolution_model(image_shape, kernel_size=3):
@@ -297,24 +295,25 @@ save_figure(fig, "checkerboard.png")
 # %% [markdown]
 # ## 5. When to prefer which
 #
-# Kernel 3 with stride 2 is the common choice: MachineLearningMastery's generator and keras.io's
-# denoising autoencoder use it. With all-ones kernels a flat input comes out 4 times brighter in
-# some pixels than in others (ratio 4). In this project's small MNIST denoisers, training learned
-# that away (compare_decoders.py finds no measurable checkerboard, kernel 3 included); in Distill's
-# GANs it stays.
+# Kernel 3 with stride 2 is the common choice: the post's generator and keras.io's denoising
+# autoencoder use it. With all-ones kernels a flat input comes out 4 times brighter in some pixels
+# than in others (ratio 4). In this project's small MNIST denoisers, training learned that away
+# (compare_decoders.py finds no measurable checkerboard, kernel 3 included); Distill's GANs keep it.
 #
 # MachineLearningMastery prefers Conv2DTranspose, perhaps for better results; this project measures
-# otherwise. In compare_decoders.py's MNIST denoisers (78,849 parameters; 78,835 for kernel 4),
-# Conv2DTranspose's PSNR is 0.09 dB (kernel 4) and 0.13 dB (kernel 3) below UpSampling2D (nearest)
-# + Conv2D; over three seeds both gaps' 95% intervals exclude zero. Bilinear UpSampling2D + Conv2D
-# came last, 0.48 dB behind. MachineCurve's "Conv2DTranspose: using 2D transposed convolutions with
-# Keras" autoencoder wins (loss 0.05 against 0.11), but its Conv2DTranspose layers have stride 1,
-# so none doubles the map, and the two models differ ninefold in parameters and thirtyfold in their
-# narrowest layer (docs/results.md).
+# otherwise. In compare_decoders.py's MNIST denoisers (78,849 parameters; 78,835 for kernel 4, with
+# fewer filters to match), Conv2DTranspose's PSNR is 0.09 dB (kernel 4) and 0.13 dB (kernel 3) below
+# UpSampling2D (nearest) + Conv2D; over three seeds both gaps' 95% intervals exclude zero. Bilinear
+# UpSampling2D + Conv2D came last, 0.48 dB behind.
+#
+# MachineCurve's "Conv2DTranspose: using 2D transposed convolutions with Keras" autoencoder wins
+# (loss 0.05 against 0.11), but its Conv2DTranspose layers have stride 1, so none doubles the map,
+# and the two models differ ninefold in parameters and thirtyfold in their narrowest layer
+# ([docs/results.md](docs/results.md)).
 #
 # MachineCurve also says the right stride and kernel avoid the checkerboard. Only in part: a kernel
 # that the stride divides (k=4, s=2: ratio 1) makes the stamps overlap evenly, but each of the 4
-# positions in a 2x2 output block reads its own quarter of the kernel, and unequal quarters still
+# positions in a 2x2 output block reads its own interleaved 2x2 subset of the kernel, and unequal ones
 # draw a checkerboard (Distill). UpSampling2D + Conv2D (ratio 1) covers every pixel evenly whatever
 # its weights: the upsampling itself has nothing to learn.
 
@@ -326,5 +325,6 @@ save_figure(fig, "checkerboard.png")
 # - Dumoulin and Visin's [guide to convolution arithmetic](https://arxiv.org/abs/1603.07285) works
 #   out the zeros and padding of that plain convolution for every kernel, stride and padding.
 # - With random weights the 1-2-4 count shows too: in the untrained generator of section 3, pixels
-#   under 4 stamps have about twice, sqrt(4), the standard deviation of those under 1 (docs/results.md).
+#   under 4 stamps have about twice, sqrt(4), the standard deviation of those under 1
+#   ([docs/results.md](docs/results.md#untrained-generators-where-their-pixels-vary)).
 # - `python playground.py`: its Upsampling tab redraws section 4's test for other n, k and s.

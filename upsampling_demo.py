@@ -63,8 +63,8 @@ print("UpSampling2D(size=(2, 3)) output, shape", size_2x3_output.shape)
 print(size_2x3_output)
 
 # %% [markdown]
-# MachineLearningMastery gives only the shape, 4x6, and has it backwards (width doubled, height
-# tripled): `size` is (rows, columns), so the height doubles and the width triples.
+# MachineLearningMastery gives only the shape: its 4x6 is right, but it says (2, 3) doubles the
+# width and triples the height. `size` is (rows, columns): the height doubles, the width triples.
 #
 # ## 3. Bilinear interpolation
 #
@@ -77,13 +77,12 @@ bilinear_output = apply_model(bilinear_model, INPUT)
 print('UpSampling2D(interpolation="bilinear") output:', bilinear_output, sep="\n")
 
 # %% [markdown]
-# MachineLearningMastery does not print this one. With size s, Keras 3 puts output column j at
-# input position (j + 0.5)/s - 0.5, rows likewise: here -0.25, 0.25, 0.75 and 1.25. Positions past
-# the edge pixels' centres take the edge pixel, so the corners keep 1, 2, 3 and 4. `[1, 1]` sits at
-# (0.25, 0.25): a quarter of the way from 1 to 2 is 1.25, from 3 to 4 is 3.25, and a quarter of the
-# way down from 1.25 to 3.25 is 1.75.
-#
-# 2019's Keras (2.2, 2.3) put column j at j/2: 1, 1.5, 2, 2 across the top.
+# MachineLearningMastery does not print this one; its Keras (2.2, 2.3) put column j at input
+# position j/2: 1, 1.5, 2, 2 across the top. With size s, Keras 3 puts output column j at input
+# position (j + 0.5)/s - 0.5, rows likewise: here -0.25, 0.25, 0.75 and 1.25. Positions past the
+# edge pixels' centres take the edge pixel, so the corners keep 1, 2, 3 and 4.
+# `bilinear_output[1, 1]` sits at (0.25, 0.25): a quarter of the way from 1 to 2 is 1.25, from 3 to
+# 4 is 3.25, and a quarter of the way down from 1.25 to 3.25 is 1.75.
 
 # %% [markdown]
 # Drawing code, not the lesson: `save_figure` writes each figure to `OUTPUT_DIR` and shows it.
@@ -103,7 +102,7 @@ def save_figure(fig, name):
         os.replace(os.path.join(scratch, name), path)
     print(f"saved {path}")
     if IN_NOTEBOOK:
-        from IPython.display import Image, display  # Shows whatever the kernel's matplotlib backend.
+        from IPython.display import Image, display  # Shows the PNG under any matplotlib backend.
         display(Image(filename=path))
     elif SHOW:
         plt.show()
@@ -144,7 +143,7 @@ save_figure(fig, "smoothing.png")
 # values (printed above). With size 32, the first and last 16 output pixels of each row and column
 # lie past the edge pixels' centres, so each corner is a flat 16x16 block. MachineCurve's Keras put
 # output pixel j at input position j/32 instead: a ramp from the top-left pixel, flat over the last
-# 32 rows and columns.
+# 32 rows and columns, so its picture would have one flat corner, 32x32 at the bottom right.
 #
 # ## 5. A tiny generator: Dense -> Reshape -> UpSampling2D -> Conv2D
 #
@@ -166,10 +165,9 @@ generator.summary()
 # %% [markdown]
 # The same shapes and parameter counts as MachineLearningMastery's summary: of 324,353 parameters,
 # the Dense layer holds 323,200 (100 x 3,200 weights + 3,200 biases) and the Conv2D 1,153 (3 x 3 x
-# 128 + 1); UpSampling2D holds none. Names differ: Keras numbers the layers of each kind as it
-# builds them, so this UpSampling2D, the page's fifth, is `up_sampling2d_4` in a fresh run. The
-# post's Dense takes `input_dim=100` where we put `keras.Input`, as in section 1.
-# transpose_demo.py sets this generator beside a Conv2DTranspose one.
+# 128 + 1); UpSampling2D holds none (layer names differ: Keras numbers them as it builds them).
+# The post's Dense takes `input_dim=100` where we put `keras.Input`, as in section 1.
+# transpose_demo.py compares this generator with a Conv2DTranspose one.
 #
 # ## 6. Nearest, bilinear and bicubic on a synthetic ring
 #
@@ -205,7 +203,7 @@ save_figure(fig, "interpolations.png")
 # "nearest" repeats each of the 7x7 pixels as a 4x4 block and "bilinear" blends them, both within
 # the shrunk image's range. "bicubic" blends 4x4 neighbours along curves that overshoot: it dips
 # below 0 (the minimum printed above) in the centre hole and along the border, on the dark side of
-# the red lines (on TensorFlow it still stays below the shrunk ring's brightest pixel).
+# the red lines.
 
 # %% [markdown]
 # ## Going further

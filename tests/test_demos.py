@@ -187,7 +187,7 @@ def test_bilinear_uses_half_pixel_centres_and_clamps_edges(upsampling_run):
     image = upsampling_run.globals["INPUT"]
     top, bottom = (row[0] + 0.25 * (row[1] - row[0]) for row in image)  # A quarter across each row,
     assert top + 0.25 * (bottom - top) == pytest.approx(output[1, 1])  # then a quarter down.
-    assert "`[1, 1]` sits at (0.25, 0.25)" in text
+    assert "`bilinear_output[1, 1]` sits at (0.25, 0.25)" in text
     assert (f"a quarter of the way from 1 to 2 is {top:g}, from 3 to 4 is {bottom:g}, and a quarter of the "
             f"way down from {top:g} to {bottom:g} is {output[1, 1]:g}") in text
 
@@ -249,6 +249,7 @@ def test_the_posts_keras_resized_without_half_pixel_centres(upsampling):
     assert f"`{KERAS_2_BILINEAR}`" in docs and "last 32 rows and columns" in docs
     text = markdown_section("upsampling_demo.py", "MachineCurve prints this input")
     assert "input position j/32" in text and "flat over the last 32 rows and columns" in text
+    assert "so its picture would have one flat corner, 32x32 at the bottom right" in text  # As above.
     text = markdown_section("upsampling_demo.py", "MachineLearningMastery does not print this one")
     top_row = ", ".join(f"{value:g}" for value in keras_2(upsampling["INPUT"], (4, 4))[0])
     assert f"j/2: {top_row} across the top" in text
@@ -268,13 +269,12 @@ def test_upsampling_generator_matches_the_posts_summary(upsampling_run):
 
     upsampling_layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.UpSampling2D))
     assert number(upsampling_layer) == number(demo["nearest_model"].layers[0]) + 4
-    assert number(demo["nearest_model"].layers[0]) == 0  # A fresh run, as the markdown says:
-    assert (f"this UpSampling2D, the page's fifth, is `{upsampling_layer.name}` in a fresh run"
-            in markdown_section("upsampling_demo.py", "The same shapes and parameter counts"))
+    assert number(demo["nearest_model"].layers[0]) == 0  # A fresh run, as docs/how-it-works.md says:
     docs = one_line((ROOT / "docs" / "how-it-works.md").read_text())
     assert "the demo's first is `up_sampling2d` and the generator's, the fifth, `up_sampling2d_4`" in docs
     # The markdown's parameter counts: all in the Dense and Conv2D layers, none in UpSampling2D.
     text = markdown_section("upsampling_demo.py", "The same shapes and parameter counts")
+    assert "(layer names differ: Keras numbers them as it builds them)" in text
     counts = {type(layer).__name__: f"{layer.count_params():,}" for layer in model.layers}
     assert counts["UpSampling2D"] == "0"
     assert (f"of {model.count_params():,} parameters, the Dense layer holds {counts['Dense']}" in text
@@ -301,8 +301,6 @@ def test_interpolations_differ(upsampling_run):
         assert "bicubic: grown to (28, 28), values from -0.068 to 0.584" in upsampling_run.printed
         docs = one_line((ROOT / "docs" / "how-it-works.md").read_text())
         assert "On TensorFlow they dip to -0.068 and stay below the brightest pixel" in docs
-        text = markdown_section("upsampling_demo.py", '"nearest" repeats each of the 7x7 pixels')
-        assert "(on TensorFlow it still stays below the shrunk ring's brightest pixel)" in text
     path = figure(upsampling_run, "interpolations.png")
     assert_real_picture(path)
     # The overshoot shows: the figure outlines bicubic's pixels below 0 in red, and only those. An
@@ -429,15 +427,16 @@ def test_the_output_size_rule_is_stated_right(transpose_run):
     assert output_size(2, 1, 2, "valid") == 4  # Example 1: 4x4, not (n - 1) * s + k = 3.
     assert output_size(5, 3, 2, "valid") == MLM_VALID_GENERATOR_SIDE  # The post's 11x11.
     assert output_size(5, 3, 2, "same") == 10
-    # The markdown gives one rule, and works it for section 1, section 2 and the post's generator.
+    # The markdown gives one rule, and works it for section 1 and section 2; the generator's
+    # layer says what "valid" would give it.
     text = markdown_section("transpose_demo.py", "## 2. A 3x3 kernel")
     assert '`padding="valid"` gives `n * s + max(k - s, 0)`' in text
     assert '`padding="same"` cuts the overhang off: `n * s`' in text
-    for n, k in ((2, 1), (2, 3), (5, 3)):
+    for n, k in ((2, 1), (2, 3)):
         assert f"{n} * 2 + {max(k - 2, 0)} = {output_size(n, k, 2, 'valid')}" in text
     assert f"or {output_size(2, 3, 2, 'same')} (\"same\")" in text
-    same = output_size(5, 3, 2, "same")
-    assert f"= {MLM_VALID_GENERATOR_SIDE} (\"valid\", the post's 11x11) or {same}." in text
+    side, source = MLM_VALID_GENERATOR_SIDE, (ROOT / "transpose_demo.py").read_text()
+    assert f'padding="same"),  # "valid" would give {side}x{side}.' in source
 
 
 def test_zeros_between_padding_and_a_flipped_kernel_give_the_layers_output(transpose_run):
@@ -458,11 +457,12 @@ def test_zeros_between_padding_and_a_flipped_kernel_give_the_layers_output(trans
     assert wrong.shape[:2] == (6, 6) != demo["layer_output"].shape
     text = markdown_section("transpose_demo.py", "The post also quotes")
     assert "For the \"valid\" output with k >= s" in text and "s - 1 zeros *between* the pixels" in text
-    assert ("(only between: section 1's zeros after the last pixel are Keras keeping the gap when k < s)"
-            in text)
+    assert "(none after the last)" in text
     assert demo["output_size"](2, 1, 2, "valid") == demo["unit_output"].shape[0] == 4  # That gap: k=1 < s=2.
-    assert "With a 1x1 kernel, stride 2 is as if a row and a column of zeros followed each pixel" in (
-        markdown_section("transpose_demo.py", "As in the post: output shape"))
+    assert ("With a 1x1 kernel, stride 2 is as if a row and a column of zeros followed each pixel, the last "
+            "one's too: Keras makes the output n * s wide") in markdown_section("transpose_demo.py",
+                                                                               "As in the post: output shape")
+    assert "## 2b. The same with a plain Conv2D" in text  # Its own heading, not under the stamps'.
     # The plain convolution is a Keras Conv2D, as the post says: flipped, it gives the layer's output.
     assert demo["plain_conv"].__class__ is keras.layers.Conv2D and demo["plain_conv"].padding == "valid"
     assert not demo["plain_conv"].use_bias
@@ -646,7 +646,8 @@ def test_the_advice_quotes_the_ratios_printed_above_it(transpose_run):
     assert "each interval leaves out 0, so no gap is a tie" in results
     # The parameter counts it quotes are the table's, and MachineCurve's opposite ranking is the one
     # docs/results.md explains by size and compression.
-    assert "MNIST denoisers (78,849 parameters; 78,835 for kernel 4)" in text
+    assert "MNIST denoisers (78,849 parameters; 78,835 for kernel 4, with fewer filters to match)" in text
+    assert "decoder_filters=(18, 16)" in (ROOT / "compare_decoders.py").read_text()  # Not 32: fewer filters.
     assert "| Conv2DTranspose k3 s2 (the posts') | 78,849 |" in results
     assert "| Conv2DTranspose k4 s2 | 78,835 |" in results
     assert "| UpSampling2D nearest + Conv2D | 78,849 |" in results
