@@ -210,5 +210,6 @@ def test_denoise_takes_no_lock_on_the_output_folder(tmp_path, monkeypatch):
 
 def test_help_keeps_a_description_line_that_starts_like_a_label():
     """Only keras.io's header labels start a field: a wrapped line such as "changes: ..." stays."""
-    doc = "Title: A lesson\nDescription: one page with four\nchanges: the data and the decoder.\nAccelerator: none"
+    doc = ("Title: A lesson\nDescription: one page with four\nchanges: the data and the decoder.\n"
+           "Accelerator: none")
     assert cli.help_text(doc) == "A lesson\n\none page with four changes: the data and the decoder."
