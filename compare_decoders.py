@@ -230,8 +230,8 @@ print(comparison.write_results(run, gaps))
 #   MachineLearningMastery (for GANs), Rahman and, for "relatively similar data
 #   (such as the MNIST digits)", MachineCurve, does not win here; bilinear,
 #   no different from nearest for MachineCurve, is last (0.48 dB behind);
-#   nearest + Conv2D, MachineCurve's and the autoencoder note's checkerboard
-#   cure, has nothing to cure.
+#   UpSampling2D + Conv2D, MachineCurve's checkerboard cure (nearest, in the
+#   autoencoder note's), has nothing to cure.
 #   [Distill](https://distill.pub/2016/deconv-checkerboard/), generating images, also did best
 #   with nearest and had trouble with bilinear, but saw trained transposed convolutions keep
 #   checkerboards; these do not.

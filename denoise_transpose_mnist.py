@@ -45,10 +45,10 @@ LIMIT: int | None = None  # At most this many training images (validation includ
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/ (docs/data.md).
 OUTPUT_DIR = "outputs/denoise_transpose_mnist"  # The pictures, metrics and model.
 
-CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Claims OUTPUT_DIR.
+CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # One run per OUTPUT_DIR.
 if CONFIG["DENOISE"]:  # Run flag --denoise my_digit.png: train nothing ("Your own image").
     own_images.denoise_and_exit(CONFIG)
-steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 steps of 8 images.
+steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 880 with the defaults.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
 
 # %% [markdown]
@@ -206,8 +206,9 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 # - `--tensorboard`, then `tensorboard --logdir outputs`: curves and pictures.
 # - `--kernel-size 4` (every layer but the 1x1 output, the encoder's too): with stride 2 each output
 #   pixel gets the same number of stamps, transpose_demo.py's cure for the checkerboard.
-# - compare_decoders.py swaps whole decoders, on one encoder, and measures: there Conv2DTranspose
-#   with kernel 4 and 3 end 0.09 and 0.13 dB behind UpSampling2D (nearest) + Conv2D. MachineCurve's
-#   plain autoencoders rank them the other way; its Conv2DTranspose one never compresses (docs/results.md).
+# - compare_decoders.py swaps whole decoders (narrower, on shorter runs) on one encoder: there
+#   Conv2DTranspose with kernel 4 and 3 ends 0.09 and 0.13 dB behind UpSampling2D (nearest) + Conv2D.
+#   MachineCurve's plain autoencoders rank them the other way; its Conv2DTranspose one never
+#   compresses (docs/results.md).
 # - Batch 8 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.

@@ -47,10 +47,10 @@ LIMIT: int | None = None  # At most this many training images (validation includ
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/ (docs/data.md).
 OUTPUT_DIR = "outputs/denoise_upsampling_notmnist"  # The pictures, metrics and model.
 
-CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # Claims OUTPUT_DIR.
+CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # One run per OUTPUT_DIR.
 if CONFIG["DENOISE"]:  # Run flag --denoise my_letter.png: train nothing ("Your own image").
     own_images.denoise_and_exit(CONFIG)
-steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 624 steps of 16 images.
+steps_per_epoch = IMAGES_PER_EPOCH // BATCH_SIZE  # 624 with the defaults.
 machine = hardware.configure_for(CONFIG, steps_per_epoch)  # Precision and devices: one printed line.
 
 # %% [markdown]
@@ -212,7 +212,7 @@ print(f"One {three_noisy.shape[0]}x{three_noisy.shape[1]} image: "
 # - DECODER_FILTERS are narrower than the MNIST page's (64, 32): each Conv2D runs on the upsampled
 #   map, 4x the pixels: (64, 32) would cost 4x the MNIST decoder's compute (docs/how-it-works.md).
 # - compare_decoders.py swaps whole decoders, on one encoder, and measures: there UpSampling2D
-#   (nearest) + Conv2D ends 0.09 and 0.13 dB ahead of Conv2DTranspose with kernel 4 and 3.
+#   (nearest) + Conv2D ends 0.09 and 0.13 dB ahead of Conv2DTranspose with kernel 4 and 3, on MNIST.
 #   MachineCurve's plain autoencoders rank them the other way (docs/results.md).
 # - Batch 16 and the 1x1 output layer were not tuned: docs/results.md
 #   ("Why these defaults"); fresh noise: docs/how-it-works.md.
