@@ -91,9 +91,9 @@ class FreshNoise(layers.Layer):
         return add_noise(images, self.noise_factor, self.seed_generator) if training else images
 
 
-def show_images(rows, path):
-    """A row of images per (label, images) pair, saved as a PNG (and shown in a notebook)."""
-    fig, axes = plt.subplots(len(rows), len(rows[0][1]), figsize=(1.3 * len(rows[0][1]), 1.4 * len(rows)))
+def show_images(rows, path):  # A row of images per (label, images) pair, saved as a PNG, shown in a notebook.
+    fig, axes = plt.subplots(len(rows), len(rows[0][1]), figsize=(1.3 * len(rows[0][1]), 1.4 * len(rows)),
+                             squeeze=False)  # Always rows of axes, even for one image.
     for ax_row, (label, images) in zip(axes, rows, strict=True):
         for ax, image in zip(ax_row, images, strict=True):
             ax.imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)

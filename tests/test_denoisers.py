@@ -496,3 +496,15 @@ def test_an_epoch_is_images_per_epoch_whatever_the_dataset(flags, trained_images
     assert settings["steps_per_execution"] == steps_per_execution
     log = results.read_log(out / "training_log.csv")
     assert len(log["loss"]) == 1
+
+
+@pytest.mark.slow
+def test_a_run_with_a_single_training_image_draws_its_pictures(fixture_data, tmp_path):
+    """The smallest run the flags allow (one training image, one validation image): the pictures
+    get one column of axes, not a crash."""
+    out = tmp_path / "out"
+    run_script("mnist", fixture_data, out, "--limit", "2", "--batch-size", "1", "--epochs", "1",
+               "--images-per-epoch", "4", "--precision", "float32")
+    assert json.loads((out / "metrics.json").read_text())["train_images"] == 1
+    for picture in ("noisy_inputs.png", "reconstructions.png"):
+        assert (out / picture).stat().st_size > 0
