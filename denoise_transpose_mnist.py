@@ -176,10 +176,10 @@ show_images([("clean", x_test[one_per_class]),
              (f"denoised, test mean {psnr_denoised:.2f} dB", x_test_denoised[one_per_class])],
             f"{OUTPUT_DIR}/reconstructions.png")
 
-# Writes history.png, model.keras and metrics.json, and prints the closing table.
+# Writes history.png, model.keras and metrics.json; prints the closing table and what changed.
 scores = {"psnr_noisy": psnr_noisy, "psnr_denoised": psnr_denoised, "ssim_noisy": ssim_noisy,
           "ssim_denoised": ssim_denoised}
-results.save(run, denoiser, scores, test_images=len(x_test))
+results.save(run, denoiser, scores, test_images=x_test_noisy)
 
 # %% [markdown]
 # ## Your own image

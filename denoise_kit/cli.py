@@ -10,6 +10,10 @@ script (or a notebook cell) set it: one that cannot work ends the run with
 one line and exit code 2 before anything is written. In a notebook the
 kernel's own arguments are ignored and the constants stay as the cells set them.
 
+A denoiser's run with other constants than the page's defaults goes to a
+folder of its own inside OUTPUT_DIR, named by what differs (run_folders.py):
+OUTPUT_DIR and the page's global of that name become that folder.
+
 A run of a script with an OUTPUT_DIR takes that folder for itself here,
 before anything is loaded or printed: a second run into it stops at once,
 with one line (folders.py). A denoiser given `--denoise a.png` (its constant
@@ -32,7 +36,7 @@ from collections.abc import Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-from denoise_kit import folders, phases
+from denoise_kit import folders, phases, run_folders
 from denoise_kit.errors import ConfigError
 from denoise_kit.files import make_writable_folder
 from denoise_kit.notebook import running_in_notebook
@@ -81,6 +85,11 @@ def override_from_flags(namespace: MutableMapping[str, Any], argv: list[str] | N
         config = {name: given[name.lower()] for name in config}
         namespace.update({name: config[name] for name in names})
     check(config, spell=flag_of if as_program else str)
+    script = run_folders.script_of(namespace, config)
+    if script and not config.get("DENOISE"):  # --denoise reads the default run's model (or --output-dir's).
+        config["run"] = run_folders.place(script, config, {n: d for n, (d, _) in (run_flags or {}).items()})
+        config["OUTPUT_DIR"] = config["run"]["folder"]  # A tweak's own folder (run_folders.py),
+        namespace["OUTPUT_DIR"] = config["OUTPUT_DIR"]  # where the page's cells write too.
     if "OUTPUT_DIR" in config and not config.get("DENOISE"):  # --denoise only reads the folder's model.
         folders.hold(config["OUTPUT_DIR"])  # This run's alone until it ends (a second run: one line).
     return config

@@ -12,14 +12,21 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import IO
+
+from filelock import lock_descriptor, unlock_descriptor
 
 from denoise_kit.errors import ConfigError
 
 LOCK_FILE = ".lock"
 OWNED_MARKER = ".made-by-denoise-kit"  # In every folder this project may delete.
 
-_held: dict[Path, IO[str]] = {}  # Folder -> its open lock file, for as long as this process holds it.
+# The lock is on byte 0 of LOCK_FILE, whatever the file's size or position: flock takes the whole file on
+# Unix, LockFileEx byte 0 on Windows, so the PID the holder writes can't move it to a byte a second run
+# could lock. Windows keeps other processes from reading a locked byte, so the PID goes after byte 0,
+# where a refused run can read it for its one line.
+_PID_AT = 1
+
+_held: dict[Path, int] = {}  # Folder -> its lock file's open descriptor, while this process holds it.
 
 
 def hold(folder: str | os.PathLike[str]) -> None:
@@ -28,48 +35,35 @@ def hold(folder: str | os.PathLike[str]) -> None:
     if folder in _held:
         return  # Ours already: a notebook cell run again.
     folder.mkdir(parents=True, exist_ok=True)
-    lock = open(folder / LOCK_FILE, "a+")  # noqa: SIM115  (kept open: the lock lives with it)
-    if not _try_lock(lock):
-        lock.seek(0)
-        holder = lock.read().strip() or "unknown"
-        lock.close()
-        raise ConfigError(f"another run (process {holder}) is using {folder}: wait for it to finish, "
-                          "or choose another output folder (--output-dir)")
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"{os.getpid()}\n")
-    lock.flush()
-    _held[folder] = lock
+    # O_BINARY: no newline translation on Windows; the descriptor stays open, the lock lives with it.
+    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+    try:
+        if not lock_descriptor(fd, blocking=False):
+            os.lseek(fd, _PID_AT, os.SEEK_SET)
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "unknown"
+            raise ConfigError(f"another run (process {holder}) is using {folder}: wait for it to finish, "
+                              "or choose another output folder (--output-dir)")
+        text = f"\n{os.getpid()}\n".encode()  # Byte 0 a newline, the PID from _PID_AT on.
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, text)
+        os.ftruncate(fd, len(text))  # A longer PID of an earlier holder's leaves no digits behind.
+    except BaseException:
+        os.close(fd)  # Refused, or the PID could not be written: closing lets go of any lock taken.
+        raise
+    _held[folder] = fd
 
 
 def release(folder: str | os.PathLike[str]) -> None:
     """Let other runs use `folder` again (the end of a run in a notebook)."""
-    lock = _held.pop(Path(folder).resolve(), None)
-    if lock is not None:
-        lock.close()  # Closing the file releases the lock.
+    fd = _held.pop(Path(folder).resolve(), None)
+    if fd is not None:
+        unlock_descriptor(fd)  # Windows frees a closed file's locks only "eventually": unlock first.
+        os.close(fd)
 
 
 def held() -> list[Path]:
     """The folders this process holds."""
     return list(_held)
-
-
-def _try_lock(file: IO[str]) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
-        try:
-            msvcrt.locking(file.fileno(), msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-    try:
-        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
 
 
 def make_own_folder(folder: Path) -> None:

@@ -2,9 +2,12 @@
 drawn reconstructions.png: history.png, model.keras and metrics.json written,
 then the closing table.
 
-    results.save(run, denoiser, scores, test_images=len(x_test))
+    results.save(run, denoiser, scores, test_images=x_test_noisy)
 
-`run` is what training.resumable_run made for `fit`.
+`run` is what training.resumable_run made for `fit`; `test_images`, the noisy
+images `scores` were measured on. Then what the run changed, against earlier
+runs (runs.py), and with TENSORBOARD its constants and scores for the HParams
+dashboard (hparams.py).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from denoise_kit import folders, metrics, phases, plots, resume
+from denoise_kit import folders, hparams, metrics, phases, plots, resume, runs
 from denoise_kit.errors import TrainingDiverged
 from denoise_kit.files import atomic_path
 from denoise_kit.training import TrainingRun
@@ -85,7 +88,7 @@ def print_summary(results: dict[str, Any], paths: dict[str, Path]) -> None:
         print(f"{name:>16}: {shown}")
 
 
-def save(run: TrainingRun, denoiser, scores: dict[str, float], *, test_images: int,
+def save(run: TrainingRun, denoiser, scores: dict[str, float], *, test_images: np.ndarray,
          loss_name: str = "binary cross-entropy") -> dict[str, Any]:
     """Write history.png, model.keras and metrics.json (`scores` and the run's
     settings), print the closing table, and return what metrics.json holds.
@@ -113,7 +116,9 @@ def save(run: TrainingRun, denoiser, scores: dict[str, float], *, test_images: i
         "seed": settings["SEED"],
         "train_images": run.train_images,
         "validation_images": run.validation_images,
-        "test_images": test_images,
+        "test_images": len(test_images),
+        "test_set": runs.test_set(test_images, settings),  # Which runs were scored alike (runs.py).
+        "finished_at": runs.finished_now(),
         "settings": json.loads(json.dumps(settings, default=str)),  # Paths and tuples as JSON has them.
         # Seconds of each phase so far and the total (phases.py): the exit adds the files and the last cell.
         "phase_seconds": phases.seconds(),
@@ -125,7 +130,10 @@ def save(run: TrainingRun, denoiser, scores: dict[str, float], *, test_images: i
         if (output_dir / f"{picture}.png").is_file():
             paths[picture] = output_dir / f"{picture}.png"
     print_summary(results, paths)
+    if run.tensorboard_dir:
+        hparams.log(run.tensorboard_dir, settings, results)
     resume.remove_backup(output_dir)  # Only now: a failed write above leaves the run resumable.
+    runs.report(output_dir, settings.get("run", {}).get("runs_root", output_dir.parent))
     folders.release(output_dir)  # The run is over: another may use the folder (a notebook's kernel lives on).
     return results
 

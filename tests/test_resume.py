@@ -87,7 +87,7 @@ def test_a_nan_loss_ends_with_one_line_and_no_results(tmp_path, nan_epoch):
     # weights: the next run (with a lower learning rate) starts afresh.
     with pytest.raises(TrainingDiverged, match=f"epoch {nan_epoch}"):
         run = training.TrainingRun(tmp_path, {"trained_images_per_epoch": 8}, "CPU", "t", 8, 2)
-        results.save(run, model, {}, test_images=8)
+        results.save(run, model, {}, test_images=np.zeros((8, 28, 28, 1)))
     assert (tmp_path / "metrics.json").read_text() == '{"earlier": "run"}\n'
     assert not [p.name for p in tmp_path.iterdir() if p.suffix in (".keras", ".png")]
     assert not (tmp_path / resume.BACKUP_DIR).exists()
@@ -252,7 +252,7 @@ def test_a_second_process_is_told_which_one_holds_the_folder(tmp_path):
         holder.stdout.close()
     # No stale lock: the folder is free as soon as its holder is gone.
     folders.hold(folder)
-    assert (folder / folders.LOCK_FILE).read_text() == f"{os.getpid()}\n"
+    assert (folder / folders.LOCK_FILE).read_text().split() == [str(os.getpid())]
 
 
 def test_the_same_process_may_hold_a_folder_twice_and_release_it(tmp_path):
@@ -267,7 +267,7 @@ def test_the_same_process_may_hold_a_folder_twice_and_release_it(tmp_path):
     folders.release(folder)
     other = kit_python(TRY_TO_HOLD, folder)
     assert other.communicate(timeout=60)[0] == "held\n"
-    assert (folder / folders.LOCK_FILE).read_text() == f"{other.pid}\n"  # The last holder's number.
+    assert (folder / folders.LOCK_FILE).read_text().split() == [str(other.pid)]  # The last holder's number.
 
 
 def test_a_resumed_run_keeps_its_name_and_its_tensorboard_folder(tmp_path):
@@ -281,3 +281,18 @@ def test_a_resumed_run_keeps_its_name_and_its_tensorboard_folder(tmp_path):
     resume.remove_backup(tmp_path)  # The run ended; the next one is new and named anew.
     time.sleep(1.01)  # Names are the start time, to the second.
     assert resume.KillProofBackupAndRestore(tmp_path, settings).run_name != name
+
+
+@pytest.mark.parametrize(("text", "epochs", "kept"), [
+    ("epoch,loss\n0,0.5\n1,0.4\n2,0.3\n", 2, "epoch,loss\n0,0.5\n1,0.4\n"),  # Killed before backup 3.
+    ("epoch,loss\n0,0.5\n1,0.4\n2,0.", 2, "epoch,loss\n0,0.5\n1,0.4\n"),  # A line cut by a full disk.
+    ("epoch,loss\n0,0.5\n1,0.", 2, "epoch,loss\n0,0.5\n"),
+    ("epoch,loss\n0,0.5\n", 1, "epoch,loss\n0,0.5\n"),  # As it should be: untouched.
+])
+def test_a_resumed_log_keeps_only_the_epochs_the_backup_holds(tmp_path, text, epochs, kept):
+    from denoise_kit import training
+
+    log = tmp_path / "training_log.csv"
+    log.write_text(text)
+    training.keep_first_epochs(log, epochs)
+    assert log.read_text() == kept

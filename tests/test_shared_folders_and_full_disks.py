@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -74,8 +75,15 @@ def test_a_second_run_into_the_same_folder_gets_one_line_and_changes_nothing(dat
         deadline = time.monotonic() + 120
         while not (out / "backup" / "settings.json").exists():  # The first run holds the folder now.
             assert first.poll() is None and time.monotonic() < deadline, "the first run never started"
-            time.sleep(0.05)
-        second = subprocess.run(command, capture_output=True, text=True, env=learner_env(), timeout=300)
+            time.sleep(0.01)
+        # Paused while the second starts (8 s), the first can't finish and let go of the folder before
+        # the second asks for it; the pause changes nothing of what it computes.
+        first.send_signal(signal.SIGSTOP)
+        try:
+            assert first.poll() is None, "the first run ended before it could be paused"
+            second = subprocess.run(command, capture_output=True, text=True, env=learner_env(), timeout=300)
+        finally:
+            first.send_signal(signal.SIGCONT)
     finally:
         stdout, stderr = first.communicate(timeout=300)
     assert second.returncode == 2

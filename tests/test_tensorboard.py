@@ -4,6 +4,7 @@ every epoch; one folder per run (per training in compare_decoders.py); and
 one line where TensorFlow is missing."""
 
 import importlib.util
+import json
 import re
 
 import keras
@@ -130,3 +131,51 @@ def test_without_tensorflow_it_is_one_line_before_any_work(tmp_path, monkeypatch
         "error: --tensorboard writes TensorFlow's summaries, and tensorflow is missing beside the "
         f"{keras.backend.backend()} backend: pip install tensorflow"]
     assert not out.exists()  # Refused before anything was made or loaded.
+
+
+def logged_hparams(run_dir):
+    """The HParams plugin's session as TensorBoard reads it: {name: value}, and the trial's name."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    reader = EventAccumulator(str(run_dir))
+    reader.Reload()
+    (content,) = [content for content in reader.PluginTagToContent("hparams").values()
+                  if plugin_data_pb2.HParamsPluginData.FromString(content).HasField("session_start_info")]
+    session = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
+    values = {name: getattr(value, value.WhichOneof("kind")) for name, value in session.hparams.items()}
+    return values, session.group_name
+
+
+def test_a_runs_constants_and_scores_read_back_from_the_hparams_plugin(tmp_path):
+    from denoise_kit import hparams
+
+    settings = {"KERNEL_SIZE": 4, "FILTERS": (16, 32), "LEARNING_RATE": 2e-3, "LIMIT": None, "SHOW": True,
+                "OUTPUT_DIR": "outputs/x", "TENSORBOARD": True, "policy": "float32",
+                "run": {"script": "denoise_transpose_mnist", "label": "kernel_size-4"}}
+    scores = {"psnr_denoised": 20.5, "ssim_denoised": 0.87, "psnr_noisy": 9.4, "train_seconds": 12.5,
+              "train_images_per_second": 563.0, "epochs_run": 10}
+    hparams.log(str(tmp_path), settings, scores)
+    values, trial = logged_hparams(tmp_path)
+    # Numbers as numbers (the parallel-coordinates view plots them); where it wrote: not a hyperparameter.
+    assert values == {"kernel_size": 4.0, "filters": "16,32", "learning_rate": 2e-3, "limit": "None",
+                      "show": True}
+    assert trial == "denoise_transpose_mnist: kernel_size-4"
+    scalars, _, _ = events(tmp_path)  # At the last epoch's step.
+    assert {tag: value[10] for tag, value in scalars.items()} == pytest.approx(
+        {"test/psnr_denoised": 20.5, "test/ssim_denoised": 0.87, "test/psnr_noisy": 9.4,
+         "train_seconds": 12.5, "train_images_per_second": 563.0})
+
+
+@pytest.mark.slow
+def test_a_run_with_tensorboard_logs_its_constants_and_scores_for_the_hparams_dashboard(logged_run):
+    out, variables = logged_run
+    (run_dir,) = (out / "tensorboard").iterdir()
+    values, trial = logged_hparams(run_dir)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert values["epochs"] == EPOCHS and values["limit"] == 300 and values["noise_factor"] == 0.5
+    assert values["filters"] == "32,64" and "output_dir" not in values and "data_dir" not in values
+    assert trial == f"denoise_transpose_mnist: {metrics['settings']['run']['label']}"
+    scalars, _, _ = events(run_dir)
+    assert scalars["test/psnr_denoised"] == {EPOCHS: pytest.approx(metrics["psnr_denoised"])}
+    assert scalars["train_seconds"] == {EPOCHS: pytest.approx(metrics["train_seconds"])}

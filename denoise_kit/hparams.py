@@ -1,0 +1,44 @@
+"""TensorBoard's HParams dashboard: a run's constants beside its final scores.
+
+With TENSORBOARD, results.save calls `log` once the run is scored: the run's
+constants (every UPPERCASE setting but where it reads and writes) as the
+session's hyperparameters, and its test scores and training time as scalars,
+in the run's own TensorBoard folder. `tensorboard --logdir outputs` then
+lists every such run in the HParams tab's table and parallel-coordinates
+view, labelled by what differs from the defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from denoise_kit.run_folders import NOT_A_TWEAK  # Where a run reads and writes: not hyperparameters.
+
+SCORES = ("psnr_denoised", "ssim_denoised", "psnr_noisy", "train_seconds", "train_images_per_second")
+
+
+def hyperparameters(settings: dict[str, Any]) -> dict[str, bool | int | float | str]:
+    """The constants as the HParams plugin takes them: tuples as "32,64", None as "None"."""
+    values: dict[str, bool | int | float | str] = {}
+    for name, value in settings.items():
+        if not name.isupper() or name in NOT_A_TWEAK:
+            continue
+        if isinstance(value, list | tuple):
+            value = ",".join(map(str, value))
+        values[name.lower()] = value if isinstance(value, bool | int | float | str) else str(value)
+    return values
+
+
+def log(tensorboard_dir: str, settings: dict[str, Any], results: dict[str, Any]) -> None:
+    """Write the run's hyperparameters and final scores into `tensorboard_dir`."""
+    import tensorflow as tf
+    from tensorboard.plugins.hparams import api as hp
+
+    run = settings.get("run", {})
+    trial = f"{run.get('script', 'run')}: {run.get('label', '')}".rstrip(": ")
+    step = int(results.get("epochs_run", 0))
+    with tf.summary.create_file_writer(tensorboard_dir).as_default():
+        hp.hparams(hyperparameters(settings), trial_id=trial)
+        for name in SCORES:
+            tf.summary.scalar(f"test/{name}" if name.startswith(("psnr", "ssim")) else name,
+                              float(results[name]), step=step)
