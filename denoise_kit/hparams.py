@@ -12,9 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from denoise_kit.run_folders import NOT_A_TWEAK  # Where a run reads and writes: not hyperparameters.
+from denoise_kit.run_folders import NOT_A_TWEAK, PAGE_DEFAULTS  # NOT_A_TWEAK: not hyperparameters.
 
 SCORES = ("psnr_denoised", "ssim_denoised", "psnr_noisy", "train_seconds", "train_images_per_second")
+METRICS = (  # (tag, the run's subfolder, column title): the scores above and Keras' last validation PSNR.
+    ("test/psnr_denoised", "", "test PSNR (dB)"), ("test/ssim_denoised", "", "test SSIM"),
+    ("epoch_psnr", "validation", "validation PSNR (dB)"), ("train_seconds", "", "training time (s)"),
+    ("train_images_per_second", "", "images/s"))
 
 
 def hyperparameters(settings: dict[str, Any]) -> dict[str, bool | int | float | str]:
@@ -35,10 +39,16 @@ def log(tensorboard_dir: str, settings: dict[str, Any], results: dict[str, Any])
     from tensorboard.plugins.hparams import api as hp
 
     run = settings.get("run", {})
-    trial = f"{run.get('script', 'run')}: {run.get('label', '')}".rstrip(": ")
+    values = hyperparameters(settings)
     step = int(results.get("epochs_run", 0))
     with tf.summary.create_file_writer(tensorboard_dir).as_default():
-        hp.hparams(hyperparameters(settings), trial_id=trial)
+        # The dashboard's columns: every page's constants, then these scores (not every logged curve).
+        # Each run writes the same, so whichever run TensorBoard reads it from, the columns are alike.
+        names = dict.fromkeys([*(n.lower() for page in PAGE_DEFAULTS.values() for n in page), *values])
+        columns = [hp.Metric(tag, group=group, display_name=title) for tag, group, title in METRICS]
+        hp.hparams_config(hparams=[hp.HParam(name) for name in names if name.upper() not in NOT_A_TWEAK],
+                          metrics=columns)
+        hp.hparams(values, trial_id=f"{run.get('label', 'run')} ({run.get('script', '?')})")
         for name in SCORES:
             tf.summary.scalar(f"test/{name}" if name.startswith(("psnr", "ssim")) else name,
                               float(results[name]), step=step)

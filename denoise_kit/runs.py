@@ -173,6 +173,7 @@ def draw(runs: list[FinishedRun]):
         for run in group:
             ax.annotate(run.label, (run.train_seconds, run.psnr), textcoords="offset points", xytext=(4, 4),
                         fontsize=7)
+    ax.margins(0.15)  # Room for the labels.
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("test PSNR, denoised (dB)")
     ax.set_title("Every finished run: higher is better, further left is faster", fontsize=10)

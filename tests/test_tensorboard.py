@@ -147,6 +147,17 @@ def logged_hparams(run_dir):
     return values, session.group_name
 
 
+def logged_experiment(run_dir):
+    """The HParams plugin's experiment (its columns), as TensorBoard reads it."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    reader = EventAccumulator(str(run_dir))
+    reader.Reload()
+    content = reader.PluginTagToContent("hparams")[metadata.EXPERIMENT_TAG]
+    return metadata.parse_experiment_plugin_data(content)
+
+
 def test_a_runs_constants_and_scores_read_back_from_the_hparams_plugin(tmp_path):
     from denoise_kit import hparams
 
@@ -160,7 +171,14 @@ def test_a_runs_constants_and_scores_read_back_from_the_hparams_plugin(tmp_path)
     # Numbers as numbers (the parallel-coordinates view plots them); where it wrote: not a hyperparameter.
     assert values == {"kernel_size": 4.0, "filters": "16,32", "learning_rate": 2e-3, "limit": "None",
                       "show": True}
-    assert trial == "denoise_transpose_mnist: kernel_size-4"
+    assert trial == "kernel_size-4 (denoise_transpose_mnist)"
+    # The dashboard's columns: the pages' constants, then the scores (not every curve Keras logs).
+    experiment = logged_experiment(tmp_path)
+    assert [info.display_name for info in experiment.metric_infos] == [
+        "test PSNR (dB)", "test SSIM", "validation PSNR (dB)", "training time (s)", "images/s"]
+    columns = [info.name for info in experiment.hparam_infos]
+    assert columns[:3] == ["dataset", "noise_factor", "epochs"] and "decoder_filters" in columns
+    assert "output_dir" not in columns and "show" in columns  # Where it wrote: not a hyperparameter.
     scalars, _, _ = events(tmp_path)  # At the last epoch's step.
     assert {tag: value[10] for tag, value in scalars.items()} == pytest.approx(
         {"test/psnr_denoised": 20.5, "test/ssim_denoised": 0.87, "test/psnr_noisy": 9.4,
@@ -175,7 +193,7 @@ def test_a_run_with_tensorboard_logs_its_constants_and_scores_for_the_hparams_da
     metrics = json.loads((out / "metrics.json").read_text())
     assert values["epochs"] == EPOCHS and values["limit"] == 300 and values["noise_factor"] == 0.5
     assert values["filters"] == "32,64" and "output_dir" not in values and "data_dir" not in values
-    assert trial == f"denoise_transpose_mnist: {metrics['settings']['run']['label']}"
+    assert trial == f"{metrics['settings']['run']['label']} (denoise_transpose_mnist)"
     scalars, _, _ = events(run_dir)
     assert scalars["test/psnr_denoised"] == {EPOCHS: pytest.approx(metrics["psnr_denoised"])}
     assert scalars["train_seconds"] == {EPOCHS: pytest.approx(metrics["train_seconds"])}
