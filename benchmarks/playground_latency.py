@@ -1,13 +1,15 @@
 """
 Title: How long one playground update takes
 Description: The Denoise tab's update when the noise slider moves: fresh noise,
-both trained denoisers, both PSNRs, and the pictures sent back. Measured three
-ways on the models under --models-dir: the handler alone (in this process);
-the round trip over HTTP through gradio_client (the answer, with the pictures'
-addresses); and in headless Chromium, from the slider's move to the moment all
-four new pictures have loaded and the labels show their PSNR (what a learner
-waits for). Median and spread of --updates updates after the first (which
-loads the models). Also the Upsampling tab's update.
+the trained denoisers on show, their PSNRs, and the pictures sent back.
+Measured three ways on the models under --models-dir: the handler alone (in
+this process); the round trip over HTTP through gradio_client (the answer,
+with the pictures' addresses); and in headless Chromium, from the slider's
+move to the moment every new picture has loaded and the labels show their
+PSNR (what a learner waits for). Each with the two default runs, and with
+four models (the page's most) when four are trained (the default runs and
+the next two in the page's list). Median and spread of --updates updates
+after the first (which loads the models). Also the Upsampling tab's update.
 
     python benchmarks/playground_latency.py        # models from outputs/ (train them first)
     python benchmarks/playground_latency.py --updates 3 --models-dir outputs   # a quick look
@@ -32,6 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 
 from denoise_kit import overlap, playground_app
+
+# The noise-slider rows, as the summary names them.
+SLIDER_ROWS = (("handler", "handler"), ("HTTP", "HTTP round trip"), ("Chromium", "in Chromium"))
 
 
 def seven(size: int = playground_app.CANVAS_SIZE) -> np.ndarray:
@@ -62,8 +67,7 @@ def timings(update, count: int) -> tuple[float, list[float]]:
 # pictures have new images, loaded, and the noisy one's label its new PSNR (the clean one stays).
 # Returns the milliseconds.
 SLIDE_AND_WAIT = """
-const [value, done] = arguments;
-const keys = ["out-clean", "out-noisy", "out-transpose", "out-upsampling"];
+const [value, keys, done] = arguments;
 const sources = () => keys.map(k => (document.querySelector(`#${k} img`) || {}).src);
 const before = sources(), label = () => document.querySelector("#out-noisy label").textContent;
 const labelBefore = label(), range = document.querySelector("#noise input[type=range]");
@@ -83,8 +87,9 @@ range.dispatchEvent(new Event("change", {bubbles: true}));
 """
 
 
-def browser_timings(url: str, count: int) -> tuple[float, list[float]]:
-    """Draw a stroke in headless Chromium, then move the noise slider count + 1 times."""
+def browser_timings(url: str, count: int, models: list[str]) -> tuple[float, list[float]]:
+    """Tick `models` (the page's names) in headless Chromium, draw a stroke, then move the
+    noise slider count + 1 times."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
@@ -101,18 +106,29 @@ def browser_timings(url: str, count: int) -> tuple[float, list[float]]:
         driver.get(url)
         find_canvases = lambda d: d.find_elements(By.CSS_SELECTOR, "#sketch canvas")  # noqa: E731
         canvases = WebDriverWait(driver, 60).until(find_canvases)
+        for box in driver.find_elements(By.CSS_SELECTOR, "#model-choice input"):
+            if box.is_selected() != (box.get_attribute("name") in models):
+                box.find_element(By.XPATH, "..").click()
         canvas = canvases[-1]
         (ActionChains(driver).move_to_element_with_offset(canvas, -40, -60).click_and_hold()
          .move_by_offset(80, 0).move_by_offset(-50, 120).release().perform())
+        keys = ["out-clean", "out-noisy", *places(models)]
         WebDriverWait(driver, 60).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, "#out-upsampling img") and "dB" in
+            lambda d: d.find_elements(By.CSS_SELECTOR, f"#{keys[-1]} img") and "dB" in
             d.find_element(By.CSS_SELECTOR, "#out-noisy label").text)
         values = [round(0.3 + 0.05 * (i % 9), 2) for i in range(count + 1)]  # Each differs from the last.
         values = [v if i == 0 or v != values[i - 1] else v + 0.05 for i, v in enumerate(values)]
-        times = [driver.execute_async_script(SLIDE_AND_WAIT, str(v)) / 1000 for v in values]
+        times = [driver.execute_async_script(SLIDE_AND_WAIT, str(v), keys) / 1000 for v in values]
         return times[0], times[1:]
     finally:
         driver.quit()
+
+
+def places(models: list[str]) -> list[str]:
+    """The element ids of the pictures of these models: a default run's own, the others' in turn."""
+    own = {spec.script: f"out-{spec.key}" for spec in playground_app.DENOISERS}
+    others = iter(f"out-run-{i}" for i in range(1, playground_app.MAX_SHOWN + 1))
+    return [own[name] if name in own else next(others) for name in models]
 
 
 def free_port() -> int:
@@ -136,12 +152,19 @@ def main():
     missing = [problem for d in playground.denoisers for problem in [d.model()[1]] if problem]
     if missing:
         raise SystemExit("error: " + "; ".join(missing))
+    both = [denoiser.name for denoiser in playground.denoisers]
+    trained = [model.name for model in playground.models()[0] if model.model()[1] is None]
+    four = trained[:playground_app.MAX_SHOWN] if len(trained) >= playground_app.MAX_SHOWN else None
     clean = playground_app.from_drawing({"composite": seven()})
     noise = lambda i: 0.3 + 0.4 * (i % 5) / 4  # noqa: E731  Five slider positions, 0.3 to 0.7.
+    shows = {"both denoisers": both, "four models": four} if four else {"both denoisers": both}
 
     rows = {}
-    rows["handler: noise slider, both denoisers"] = timings(
-        lambda i: playground_app.denoise(playground, clean, noise(i), 0, False), args.updates)
+    for shown, names in shows.items():
+        models = playground.chosen(names)
+        rows[f"handler: noise slider, {shown}"] = timings(
+            lambda i, models=models: playground_app.denoise(playground, clean, noise(i), 0, False, models),
+            args.updates)
     rows["handler: Upsampling tab"] = timings(
         lambda i: playground_app.explore(6, 3 + i % 2, 2, "same", overlap.LAYERS[0]), args.updates)
 
@@ -158,14 +181,17 @@ def main():
             sketch = {"background": handle_file(drawing), "layers": [], "composite": handle_file(drawing),
                       "id": None}
             client.predict(sketch, False, 0.5, 0, api_name="/draw")
-        rows["HTTP round trip: noise slider, both denoisers"] = timings(
-            lambda i: client.predict(False, noise(i), 0, api_name="/settings"), args.updates)
+        for shown, names in shows.items():
+            rows[f"HTTP round trip: noise slider, {shown}"] = timings(
+                lambda i, names=names: client.predict(False, noise(i), 0, names, api_name="/settings"),
+                args.updates)
         rows["HTTP round trip: Upsampling tab"] = timings(
             lambda i: client.predict(6, 3 + i % 2, 2, "same", overlap.LAYERS[0], api_name="/explore"),
             args.updates)
         if shutil.which("chromium") and shutil.which("chromedriver"):
-            rows["in Chromium: noise slider to its 3 new pictures"] = browser_timings(app.local_url,
-                                                                                       args.updates)
+            for shown, names in shows.items():
+                rows[f"in Chromium: noise slider, {shown}"] = browser_timings(app.local_url, args.updates,
+                                                                              names)
     finally:
         app.close()
 
@@ -179,6 +205,9 @@ def main():
 
     print(f"\nOne update, {args.updates} after the first ({cpu}, Keras {keras.__version__} on "
           f"{keras.backend.backend()}, float32)")
+    if not four:
+        print(f"(no four-model rows: {len(trained)} trained models under {args.models_dir}; train two more "
+              "runs, e.g. `python denoise_transpose_mnist.py --kernel-size 4`)")
     print(f"{'':48}{'first':>9}{'median':>9}{'min':>9}{'max':>9}")
     results = {}
     for name, (first, times) in rows.items():
@@ -187,15 +216,14 @@ def main():
               f"{max(times) * 1000:7.0f}ms")
         results[name] = {"first_ms": first * 1000, "median_ms": median * 1000, "min_ms": min(times) * 1000,
                          "max_ms": max(times) * 1000, "updates": len(times)}
-    args.json.write_text(json.dumps({"cpu": cpu, "backend": keras.backend.backend(), "results": results},
-                                    indent=2) + "\n")
-    slider = {how: results[name]["median_ms"] for how, name in (
-        ("handler", "handler: noise slider, both denoisers"),
-        ("HTTP", "HTTP round trip: noise slider, both denoisers"),
-        ("Chromium", "in Chromium: noise slider to its 3 new pictures")) if name in results}
-    print(f"playground latency: one noise-slider update, both denoisers, median of {args.updates}: "
-          + ", ".join(f"{how} {ms:.0f} ms" for how, ms in slider.items()))
+    args.json.write_text(json.dumps({"cpu": cpu, "backend": keras.backend.backend(), "four_models": four,
+                                     "results": results}, indent=2) + "\n")
+    def medians(shown: str) -> str:
+        rows_ = [(how, results.get(f"{row}: noise slider, {shown}")) for how, row in SLIDER_ROWS]
+        return f"{shown}: " + ", ".join(f"{how} {row['median_ms']:.0f} ms" for how, row in rows_ if row)
 
+    print(f"playground latency: one noise-slider update, median of {args.updates}: "
+          + "; ".join(map(medians, shows)))
 
 if __name__ == "__main__":
     main()

@@ -1,22 +1,28 @@
 """The playground's web page (Gradio): draw a digit and watch the trained
-denoisers clean it; move an upsampling layer's kernel and stride and watch
-the checkerboard appear.
+denoisers clean it, beside any other runs you trained; see every finished
+run's scores; move an upsampling layer's kernel and stride and watch the
+checkerboard appear.
 
     app = playground_app.build(models_dir="outputs", data_dir=None, noise_factor=0.5, seed=0)
     app.launch(server_name="127.0.0.1", server_port=7860, **playground_app.LAUNCH_OPTIONS)
 
 The page reads the `model.keras` files the denoisers saved (again whenever
-one changes on disk) and never writes under `outputs/`: Gradio keeps the
-pictures it serves in its own temporary folder. Every handler answers bad
-input with a short message in the page, never a traceback.
+one changes on disk), looks for newly finished runs while it is open, and
+never writes under `outputs/`: Gradio keeps the pictures it serves in its own
+temporary folder. Every handler answers bad input with a short message in the
+page, never a traceback.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import sys
 import threading
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,14 +32,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # No calls home: the
 import gradio as gr  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+import PIL.Image  # noqa: E402
 
-from denoise_kit import datasets, metrics, overlap, own_images  # noqa: E402
+from denoise_kit import cli, datasets, metrics, overlap, own_images, run_folders, runs  # noqa: E402
 from denoise_kit.errors import ConfigError, UserError  # noqa: E402
 
 MAX_UPLOAD_PIXELS = 1_000_000  # An update stays interactive (well under a second) up to about this size.
 MAX_UPLOAD_BYTES = "20mb"  # Larger files are refused by the server before they are read.
 CANVAS_SIZE = 280  # The drawing square, 10 canvas pixels per digit pixel.
 BRUSH_SIZE = 12  # Starting brush radius, in canvas pixels: about MNIST's stroke width.
+MAX_SHOWN = 4  # Models on show at once: four take 20-30 ms an update on a 2-core CPU (docs/speed.md).
+REFRESH_S = 3.0  # How often an open page looks for runs that finished since it opened.
 DATASET_TITLES = {"mnist": "MNIST digits", "notmnist": "notMNIST letters",
                   "fashion_mnist": "Fashion-MNIST clothes"}
 DOWNLOAD_COMMANDS = {"mnist": "python denoise_transpose_mnist.py",
@@ -46,7 +55,14 @@ THEME = gr.themes.Default(font=["ui-sans-serif", "system-ui", "sans-serif"],
 CSS = """
 .pixels img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated;
               padding-top: 34px; box-sizing: border-box; }  /* Below the label. */
+/* The Denoise tab's pictures: the label under the picture, on as many lines as it needs. */
+.captioned { display: flex; flex-direction: column-reverse; justify-content: flex-end; }
+.captioned label[data-testid="block-label"] { position: static; }
+.captioned label[data-testid="block-label"] span { display: none; }  /* An HTML block's icon. */
+.captioned .html-container { height: 150px; padding: 0 !important; }
+.captioned img { width: 100%; height: 150px; margin: 0; object-fit: contain; image-rendering: pixelated; }
 #overlap-array textarea { font-family: ui-monospace, monospace; }
+#runs-table td:first-child, #runs-table td:nth-child(n+4):nth-child(-n+6) { white-space: nowrap; }
 """
 LAUNCH_OPTIONS: dict[str, Any] = {"theme": THEME, "css": CSS, "max_file_size": MAX_UPLOAD_BYTES,
                                   "ssr_mode": False}
@@ -56,7 +72,7 @@ LAUNCH_OPTIONS: dict[str, Any] = {"theme": THEME, "css": CSS, "max_file_size": M
 class DenoiserSpec:
     """One of the scripts' trained denoisers, as the page names it."""
 
-    key: str  # The page's element ids: out-<key>
+    key: str  # The page's element ids for its default run: out-<key>
     script: str  # The script that trains it; its output folder has the same name.
     decoder: str
     layer: str  # The decoder's upsampling layer, for short labels.
@@ -69,14 +85,21 @@ DENOISERS = (
     DenoiserSpec("upsampling", "denoise_upsampling_notmnist", "UpSampling2D + Conv2D decoder",
                  "UpSampling2D+Conv2D", "notmnist"),
 )
+SPECS = {spec.script: spec for spec in DENOISERS}
+# The run flags' defaults: what a tweak's folder name leaves out (run_folders.changes).
+RUN_FLAG_DEFAULTS = {name: default for name, (default, _) in cli.DENOISER_RUN_FLAGS.items()}
 
 
-@dataclass
+@dataclass(eq=False)  # One object per run, its model loaded once for every browser tab.
 class Denoiser:
     """A saved model, loaded once and again whenever its file changes."""
 
     spec: DenoiserSpec
     folder: Path
+    name: str  # Its folder inside the models folder, e.g. "denoise_transpose_mnist/kernel_size-4".
+    tweak: str | None = None  # What differs from the defaults, e.g. "kernel_size-4"; None: a default run.
+    changes: dict[str, Any] = field(default_factory=dict)  # The constants behind the tweak.
+    trained_on: str | None = None  # The dataset its metrics.json names, known before the model loads.
     _stamp: tuple[int, int] | None = None
     _model: keras.Model | None = None
     _problem: str | None = None
@@ -89,21 +112,25 @@ class Denoiser:
 
     @property
     def command(self) -> str:
-        default = Path("outputs") / self.spec.script
-        folder = "" if self.folder == default else f" --output-dir {self.folder}"
-        return f"python {self.spec.script}.py{folder}"
+        """The command that trains this run again (its flags, and its folder unless the usual one)."""
+        flags = "".join(f" {_as_flag(name, value)}" for name, value in self.changes.items())
+        usual = Path("outputs") / self.spec.script / (self.tweak or "")
+        folder = "" if self.folder == usual else f" --output-dir {self.folder}"
+        return f"python {self.spec.script}.py{flags}{folder}"
 
     def title(self) -> str:
-        """"Conv2DTranspose decoder, trained on MNIST digits"."""
-        return f"{self.spec.decoder}, trained on {DATASET_TITLES.get(self.dataset, self.dataset)}"
+        """"Conv2DTranspose decoder, trained on MNIST digits (kernel_size-4)"."""
+        tweak = f" ({self.tweak})" if self.tweak else ""
+        return f"{self.spec.decoder}, trained on {DATASET_TITLES.get(self.dataset, self.dataset)}{tweak}"
 
     def label(self) -> str:
-        """"Conv2DTranspose, MNIST": short enough for a picture's label."""
-        return f"{self.spec.layer}, {DATASET_NAMES.get(self.dataset, self.dataset)}"
+        """"Conv2DTranspose, MNIST: kernel_size-4": short enough for a picture's label."""
+        tweak = f": {self.tweak}" if self.tweak else ""
+        return f"{self.spec.layer}, {DATASET_NAMES.get(self.dataset, self.dataset)}{tweak}"
 
     @property
     def dataset(self) -> str:
-        return self._dataset or self.spec.default_dataset
+        return self._dataset or self.trained_on or self.spec.default_dataset
 
     def model(self) -> tuple[keras.Model | None, str | None]:
         """The model, or None and what to do about it."""
@@ -135,13 +162,27 @@ class Denoiser:
             return None
 
 
+def _as_flag(name: str, value: Any) -> str:
+    """KERNEL_SIZE 4 -> "--kernel-size 4", as the scripts' flags spell values (cli.py)."""
+    flag = cli.flag_of(name)
+    if isinstance(value, bool):
+        return flag if value else flag.replace("--", "--no-", 1)
+    if isinstance(value, tuple | list):
+        return f"{flag} {','.join(map(str, value))}"
+    return f"{flag} {value}"
+
+
 @dataclass
 class Playground:
     """What the page's handlers share: the denoisers and the test sets."""
 
-    denoisers: list[Denoiser]
+    denoisers: list[Denoiser]  # The two scripts' default runs, always listed first.
     data_dir: str | None
+    models_dir: Path | None = None  # Where the other runs are looked for; None: the default runs only.
     _test_sets: dict[str, np.ndarray] = field(default_factory=dict)
+    _others: dict[Path, Denoiser] = field(default_factory=dict)  # Every other run seen, by its folder.
+    _listed: list[Denoiser] = field(default_factory=list)  # The last list: what each name stands for.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def test_images(self, dataset: str) -> np.ndarray:
         """The dataset's held-out test images, (N, 28, 28) in [0, 1], from local files only."""
@@ -149,6 +190,67 @@ class Playground:
             (_, _), (x_test, _) = datasets.load_dataset(dataset, self.data_dir, verbose=False, download=False)
             self._test_sets[dataset] = x_test[..., 0]
         return self._test_sets[dataset]
+
+    def models(self) -> tuple[list[Denoiser], list[str]]:
+        """Every model the page offers, looked up on disk now: the default runs, then the
+        other trained runs; and a line for each folder left out, saying why."""
+        found, skipped = trained_runs(self.models_dir) if self.models_dir else ([], [])
+        with self._lock:
+            others = [self._other(spec, run) for spec, run in found]
+        self._listed = [*self.denoisers, *others]
+        return self._listed, skipped
+
+    def chosen(self, names: Sequence[str] | None) -> list[Denoiser]:
+        """The models with these names, in the list's order (looked up again if one is new to it)."""
+        wanted = set(names or ())
+        if not wanted <= {model.name for model in self._listed}:
+            self.models()
+        return [model for model in self._listed if model.name in wanted]
+
+    def _other(self, spec: DenoiserSpec, run: runs.FinishedRun) -> Denoiser:
+        """The run's Denoiser: the one made before (its model loaded once) unless the run changed."""
+        name = run.folder.relative_to(self.models_dir).as_posix()
+        tweak = name if run.label == "defaults" else run.label  # The defaults, in a folder given to them.
+        known = self._others.get(run.folder)
+        if known is None or known.spec != spec or known.tweak != tweak:
+            changes = run_folders.changes(run.script, run.constants, RUN_FLAG_DEFAULTS)
+            known = Denoiser(spec, run.folder, name, tweak, changes, run.constants.get("DATASET"))
+            self._others[run.folder] = known
+        return known
+
+
+def trained_runs(models_dir: Path) -> tuple[list[tuple[DenoiserSpec, runs.FinishedRun]], list[str]]:
+    """The finished runs with a model.keras one or two folders under models_dir, but for the
+    scripts' default runs: script by script, oldest first. And a line per such folder left out."""
+    defaults = {models_dir / spec.script for spec in DENOISERS}
+    found, skipped = [], []
+    for model in sorted([*models_dir.glob("*/model.keras"), *models_dir.glob("*/*/model.keras")]):
+        folder, where = model.parent, model.parent.relative_to(models_dir).as_posix()
+        if folder in defaults:
+            continue
+        if not (folder / "metrics.json").is_file():
+            skipped.append(f"{where}: no metrics.json (a run still going, or not a denoiser's)")
+            continue
+        try:
+            run = runs.read(folder)
+        except ValueError as reason:
+            skipped.append(f"{where}: {reason}")
+            continue
+        if run.script not in SPECS:
+            skipped.append(f"{where}: made by {run.script}, not by one of the two denoisers")
+            continue
+        found.append((SPECS[run.script], run))
+    scripts = list(SPECS)
+    found.sort(key=lambda pair: (scripts.index(pair[0].script), pair[1].finished_at, str(pair[1].folder)))
+    return found, skipped
+
+
+def model_choices(playground: Playground) -> tuple[list[tuple[str, str]], list[str]]:
+    """The Denoise tab's list, (label, name) per model, defaults first; and the folders left out."""
+    models, skipped = playground.models()
+    labels = [model.label() for model in models]
+    return [(f"{label} ({model.name})" if labels.count(label) > 1 else label, model.name)
+            for label, model in zip(labels, models, strict=True)], skipped
 
 
 # ----------------------------------------------------------------------- the inputs
@@ -216,15 +318,16 @@ class Denoised:
 
 
 def denoise(playground: Playground, clean: CleanImage, noise_factor: float, seed: int,
-            invert: bool) -> Denoised:
-    """Add noise to the clean picture and run it through every denoiser at its own
-    size (padded as --denoise pads, cropped back after); PSNR against the clean one."""
+            invert: bool, models: Sequence[Denoiser] | None = None) -> Denoised:
+    """Add noise to the clean picture and run it through each model (the default runs
+    unless `models` says) at its own size (padded as --denoise pads, cropped back
+    after); PSNR against the clean one."""
     if not 0 <= noise_factor <= 1:
         raise UserError(f"noise must be from 0 to 1, got {noise_factor}")
     flip = clean.invertible and invert  # The models learned light strokes on dark.
     noisy = own_images.add_noise(clean.image, noise_factor, int(seed))
     outputs = []
-    for denoiser in playground.denoisers:
+    for denoiser in playground.denoisers if models is None else models:
         model, problem = denoiser.model()
         if model is None:
             outputs.append((denoiser, None, None, problem))
@@ -245,25 +348,46 @@ def denoise(playground: Playground, clean: CleanImage, noise_factor: float, seed
 
 def build(models_dir: str | os.PathLike[str] = "outputs", data_dir: str | None = None,
           noise_factor: float = 0.5, seed: int = 0) -> gr.Blocks:
-    """The whole page: a Denoise tab and an Upsampling tab."""
+    """The whole page: the Denoise, Runs and Upsampling tabs."""
     if not 0 <= noise_factor <= 1:
         raise ConfigError(f"the noise slider goes from 0 to 1: --noise-factor can't be {noise_factor}")
-    playground = Playground([Denoiser(spec, Path(models_dir) / spec.script) for spec in DENOISERS], data_dir)
+    models_dir = Path(models_dir)
+    defaults = [Denoiser(spec, models_dir / spec.script, spec.script) for spec in DENOISERS]
+    playground = Playground(defaults, data_dir, models_dir)
     for denoiser in playground.denoisers:  # Loaded now: the labels name their training data.
         denoiser.model()
     with gr.Blocks(title="Denoising autoencoders: playground") as app:
         gr.Markdown("# Playground: denoisers and upsampling layers")
         with gr.Tab("Denoise", id="denoise"):
-            _denoise_tab(playground, noise_factor, seed)
+            _denoise_tab(app, playground, noise_factor, seed)
+        with gr.Tab("Runs", id="runs") as runs_tab:
+            _runs_tab(runs_tab, models_dir)
         with gr.Tab("Upsampling", id="upsampling"):
             _upsampling_tab()
     app.playground = playground  # For tests and notebooks: the models and data the page uses.
     return app
 
 
-def _denoise_tab(playground: Playground, noise_factor: float, seed: int) -> None:
+def _picture(label: str, elem_id: str, visible: bool = True) -> gr.HTML:
+    """A place for a picture: HTML holding it inline (_inline_png), its label below it."""
+    return gr.HTML(None, label=label, show_label=True, container=True, elem_id=elem_id,
+                   elem_classes="captioned", visible=visible, js_on_load=None)
+
+
+def _inline_png(image: np.ndarray) -> str:
+    """An <img> carrying its pixels as a PNG data: URL. Sent inside the answer, not as a file the
+    browser fetches after it (gr.Image's way), the browser draws an update 40-60 ms sooner on a
+    2-core CPU, with two models or four (benchmarks/playground_latency.py's Chromium rows)."""
+    png = io.BytesIO()
+    PIL.Image.fromarray(_pixels(image)).save(png, format="png")
+    return f'<img src="data:image/png;base64,{base64.b64encode(png.getvalue()).decode("ascii")}" alt="">'
+
+
+def _denoise_tab(app: gr.Blocks, playground: Playground, noise_factor: float, seed: int) -> None:
     gr.Markdown("Draw light strokes on the dark square (as MNIST has them), upload a picture, or take a "
-                "test image; then turn the noise up. Every change updates the pictures below.")
+                "test image; then turn the noise up. Every change updates the pictures below. Tick the "
+                "trained models to compare: each run keeps its folder under the models folder, and a run "
+                "that finishes while the page is open joins the list.")
     with gr.Row():
         with gr.Column(scale=3):
             sketch = gr.Sketchpad(
@@ -284,56 +408,88 @@ def _denoise_tab(playground: Playground, noise_factor: float, seed: int) -> None
             noise = gr.Slider(0, 1, value=noise_factor, step=0.05, label="Noise (standard deviation)",
                               elem_id="noise")
             seed_box = gr.Number(value=seed, precision=0, minimum=0, label="Noise seed", elem_id="seed")
+    listing = list(model_choices(playground))  # [choices, folders left out]
+    defaults = [denoiser.name for denoiser in playground.denoisers]
+    chosen = gr.CheckboxGroup(listing[0], value=defaults, label="Models to show",
+                              info=_choice_info(listing[1]), elem_id="model-choice")
     message = gr.Markdown(elem_id="message")
-    with gr.Row():
-        clean_out = gr.Image(label="clean", format="png", elem_id="out-clean", elem_classes="pixels",
-                             interactive=False, height=200, buttons=[])
-        noisy_out = gr.Image(label="noisy", format="png", elem_id="out-noisy", elem_classes="pixels",
-                             interactive=False, height=200, buttons=[])
-        model_outs = [gr.Image(label=denoiser.label(), format="png", elem_id=f"out-{denoiser.spec.key}",
-                               elem_classes="pixels", interactive=False, height=200, buttons=[])
-                      for denoiser in playground.denoisers]
+    with gr.Row(equal_height=True):
+        clean_out = _picture("clean", "out-clean")
+        noisy_out = _picture("noisy", "out-noisy")
+        # The default runs keep their own places; the other runs chosen take the next free ones.
+        places = [*[_picture(d.label(), f"out-{d.spec.key}") for d in playground.denoisers],
+                  *[_picture("", f"out-run-{i}", visible=False) for i in range(1, MAX_SHOWN + 1)]]
     scores = gr.Markdown(elem_id="scores")
     models_note = gr.Markdown(_models_note(playground), elem_id="models")
     current = gr.State(None)  # The CleanImage on show, one per browser tab.
+    accepted = gr.State(defaults)  # This tab's models as last accepted: a tick past MAX_SHOWN is undone.
+    listed = gr.State(listing)  # What this tab's list shows, to refresh it only when that changes.
 
-    shown = [current, message, clean_out, noisy_out, *model_outs, scores, models_note]
+    shown = [current, message, clean_out, noisy_out, *places, scores, models_note]
 
     def show(clean: CleanImage | None, invert_: bool, noise_: float, seed_: float | None,
-             new: bool = False) -> list[Any]:
-        """Noise and denoise `clean`; a new picture also replaces the one kept for this tab
-        and the clean picture shown (a slider move leaves both, one image less to send)."""
+             chosen_: list[str] | None, new: bool = False) -> list[Any]:
+        """Noise `clean` and denoise it with the chosen models; a new picture also replaces
+        the one kept for this tab and the clean picture shown (a slider move leaves both,
+        one image less to send)."""
         keep = [gr.skip()] * len(shown)
         if clean is None:
             return keep
+        models = playground.chosen(chosen_)[:MAX_SHOWN]
         try:
-            result = denoise(playground, clean, float(noise_), _seed(seed_), bool(invert_))
+            result = denoise(playground, clean, float(noise_), _seed(seed_), bool(invert_), models)
         except Exception as error:
             return [keep[0], _message(error), *keep[2:]]
-        clean_picture, *others = _pictures(result)
+        clean_picture, noisy_picture, *outputs = _pictures(result)
         return [clean if new else gr.skip(), _describe(clean, invert_), clean_picture if new else gr.skip(),
-                *others, _scores(result), _models_note(playground)]
+                noisy_picture, *_places(playground, dict(zip(models, outputs, strict=True))),
+                _scores(result), _models_note(playground, models)]
 
     def new_picture(read, *args) -> list[Any]:
-        *sources, invert_, noise_, seed_ = args
+        *sources, invert_, noise_, seed_, chosen_ = args
         try:
             clean = read(*sources)
         except Exception as error:  # The pictures on show stay as they were.
             return [gr.skip(), _message(error), *[gr.skip()] * (len(shown) - 2)]
-        return show(clean, invert_, noise_, seed_, new=True)
+        return show(clean, invert_, noise_, seed_, chosen_, new=True)
 
-    settings = [invert, noise, seed_box]
+    settings = [invert, noise, seed_box, chosen]
     # Only the latest stroke or value; straight to the handler, not through the queue (half the wait).
     quick = {"trigger_mode": "always_last", "show_progress": "hidden", "queue": False}
 
-    def drawn(sketch_: Any, invert_: bool, noise_: float, seed_: float | None) -> list[Any]:
+    def drawn(sketch_: Any, invert_: bool, noise_: float, seed_: float | None,
+              chosen_: list[str] | None) -> list[Any]:
         if not isinstance(sketch_, dict) or sketch_.get("composite") is None:
             return [gr.skip()] * len(shown)  # The pen just touched the canvas: the stroke follows.
         try:
             clean = from_drawing(sketch_)
         except UserError as error:  # Cleared: forget the drawing and its pictures.
-            return [None, _message(error), *[None] * (len(shown) - 4), "", _models_note(playground)]
-        return show(clean, invert_, noise_, seed_, new=True)
+            note = _models_note(playground, playground.chosen(chosen_))
+            return [None, _message(error), *[None] * (len(shown) - 4), "", note]
+        return show(clean, invert_, noise_, seed_, chosen_, new=True)
+
+    def pick_models(clean: CleanImage | None, invert_: bool, noise_: float, seed_: float | None,
+                    chosen_: list[str] | None, accepted_: list[str]) -> list[Any]:
+        """A tick in the list: the pictures follow it; a tick past MAX_SHOWN is undone."""
+        chosen_ = chosen_ or []
+        if len(chosen_) > MAX_SHOWN:
+            too_many = f"**At most {MAX_SHOWN} models at once: untick one first.**"
+            return [accepted_, gr.skip(), gr.skip(), too_many, *[gr.skip()] * (len(shown) - 2)]
+        if clean is None:  # Nothing drawn yet: the chosen models' places, empty.
+            models = playground.chosen(chosen_)
+            empty = {model: gr.update(value=None, label=model.label(), visible=True) for model in models}
+            return [gr.skip(), chosen_, gr.skip(), "", gr.skip(), gr.skip(), *_places(playground, empty),
+                    gr.skip(), _models_note(playground, models)]
+        return [gr.skip(), chosen_, *show(clean, invert_, noise_, seed_, chosen_)]
+
+    def refresh(chosen_: list[str] | None, listed_: list[Any]) -> list[Any]:
+        """The list again, when a run has finished (or gone) since this tab last showed it."""
+        choices, skipped = model_choices(playground)
+        if [choices, skipped] == listed_:
+            return [gr.skip()] * 3
+        names = {name for _, name in choices}
+        kept = [name for name in chosen_ or [] if name in names]
+        return [gr.update(choices=choices, value=kept, info=_choice_info(skipped)), kept, [choices, skipped]]
 
     # The Sketchpad's input event: each stroke, and "clear" (its change event waits for "save").
     sketch.input(drawn, [sketch, *settings], shown, api_name="draw", **quick)
@@ -342,6 +498,15 @@ def _denoise_tab(playground: Playground, noise_factor: float, seed: int) -> None
                [dataset, *settings], shown, api_name="test_image")
     gr.on([noise.change, invert.change, seed_box.change], show, [current, *settings], shown,
           api_name="settings", **quick)
+    chosen.input(pick_models, [current, *settings, accepted], [chosen, accepted, *shown], api_name="models",
+                 **quick)
+    gr.on([app.load, gr.Timer(REFRESH_S).tick], refresh, [chosen, listed], [chosen, accepted, listed],
+          api_name="list_models", show_progress="hidden", queue=False)
+
+
+def _choice_info(skipped: list[str]) -> str:
+    left_out = f" Left out: {'; '.join(skipped)}." if skipped else ""
+    return f"Up to {MAX_SHOWN} at once; the first two are the scripts' default runs.{left_out}"
 
 
 def _message(error: Exception) -> str:
@@ -371,15 +536,26 @@ def _describe(clean: CleanImage, invert: bool) -> str:
 
 
 def _pictures(result: Denoised) -> list[Any]:
+    """The clean and noisy pictures, then each model's output, labelled with their PSNR."""
     # Updates, not new components: Gradio re-describes a new component's whole API each time.
-    pictures = [gr.update(value=_pixels(result.clean), label="clean"),
-                gr.update(value=_pixels(result.noisy), label=f"noisy: {result.noisy_psnr:.1f} dB")]
+    pictures = [gr.update(value=_inline_png(result.clean), label="clean"),
+                gr.update(value=_inline_png(result.noisy), label=f"noisy: {result.noisy_psnr:.1f} dB")]
     for denoiser, output, psnr, _ in result.outputs:
         if output is None:
-            pictures.append(gr.update(value=None, label=f"{denoiser.label()}: not trained yet"))
+            why = "not trained yet" if not denoiser.path.exists() else "can't be used (below)"
+            pictures.append(gr.update(value=None, label=f"{denoiser.label()}: {why}", visible=True))
         else:
-            pictures.append(gr.update(value=_pixels(output), label=f"{denoiser.label()}: {psnr:.1f} dB"))
+            pictures.append(gr.update(value=_inline_png(output), label=f"{denoiser.label()}: {psnr:.1f} dB",
+                                      visible=True))
     return pictures
+
+
+def _places(playground: Playground, pictures: dict[Denoiser, Any]) -> list[Any]:
+    """An update for each place a model's picture can go: the default runs' own (hidden
+    when not chosen), then the other models chosen in turn, the places left over hidden."""
+    own = [pictures.get(denoiser, gr.update(visible=False)) for denoiser in playground.denoisers]
+    others = [picture for denoiser, picture in pictures.items() if denoiser not in playground.denoisers]
+    return [*own, *others, *[gr.update(value=None, visible=False)] * (MAX_SHOWN - len(others))]
 
 
 def _pixels(image: np.ndarray) -> np.ndarray:
@@ -397,11 +573,79 @@ def _scores(result: Denoised) -> str:
             "| picture | PSNR |\n| --- | --- |\n" + "\n".join(rows))
 
 
-def _models_note(playground: Playground) -> str:
-    problems = [f"- {denoiser.spec.decoder}: {problem}" for denoiser in playground.denoisers
+def _models_note(playground: Playground, models: Sequence[Denoiser] | None = None) -> str:
+    """What is wrong with the models on show (the default runs unless `models` says), and how to fix it."""
+    problems = [f"- {denoiser.label()}: {problem}"
+                for denoiser in (playground.denoisers if models is None else models)
                 for _, problem in [denoiser.model()] if problem]
     return "\n".join(["**Missing models** (the rest of the page works without them):", *problems]) \
         if problems else ""
+
+
+# --------------------------------------------------------------------- the Runs tab
+
+
+def _runs_tab(tab: gr.Tab, models_dir: Path) -> None:
+    gr.Markdown(f"Every finished denoiser run under `{models_dir}`, oldest first, as each run's end writes "
+                "them to `runs.md` and `runs.png` there. Compare PSNR only between runs scored on the same "
+                "test images (the last column).")
+    table = gr.Markdown(elem_id="runs-table")
+    plot = gr.Image(label="Test PSNR against training time (runs.png)", format="png", interactive=False,
+                    elem_id="runs-plot", buttons=["download", "fullscreen"], visible=False)
+    tab.select(lambda: runs_page(models_dir), None, [table, plot], api_name="runs", show_progress="hidden",
+               queue=False)
+
+
+def runs_page(models_dir: Path) -> list[Any]:
+    """The Runs tab, read now: the table of finished runs, and runs.png when a run has drawn it."""
+    plot = None
+    try:
+        with PIL.Image.open(models_dir / runs.PLOT) as picture:
+            plot = np.asarray(picture.convert("RGB"))
+    except OSError:  # No run has finished yet, or the file is being replaced.
+        pass
+    return [runs_table(models_dir), gr.update(value=plot, visible=plot is not None)]
+
+
+def runs_table(models_dir: Path) -> str:
+    """Every finished run under models_dir as a markdown table, the best PSNR on each set of
+    test images in bold (where runs share one); then the folders left out."""
+    found, skipped = runs.find(models_dir)
+    left_out = "".join(f"\n- {line}" for line in skipped)
+    if not found:
+        return (f"No finished run under `{models_dir}` yet: train one, e.g. "
+                f"`python denoise_transpose_mnist.py`.{left_out}")
+    alike = Counter(_test_images(run) for run in found)
+    best: dict[str, float] = {}
+    for run in found:
+        best[_test_images(run)] = max(run.psnr, best.get(_test_images(run), run.psnr))
+    lines = ["| finished | model | what differs from the defaults | PSNR (dB) | SSIM | train (s) "
+             "| test images |", "| --- | --- | --- | ---: | ---: | ---: | --- |"]
+    for run in found:
+        psnr = f"{run.psnr:.2f}"
+        if alike[_test_images(run)] > 1 and run.psnr == best[_test_images(run)]:
+            psnr = f"**{psnr}**"
+        finished = run.finished_at.replace("T", " ")[:16]  # To the minute.
+        lines.append(f"| {finished} | {_model_name(run)} | {run.label} | {psnr} | {run.ssim:.3f} "
+                     f"| {run.train_seconds:.1f} | {_test_images(run)} |")
+    return "\n".join(lines) + (f"\n\nLeft out:{left_out}" if skipped else "")
+
+
+def _test_images(run: runs.FinishedRun) -> str:
+    """"2,000 MNIST, noise 0.5 (ee31ac)": the run's noisy test images, their fingerprint's start."""
+    test = run.test_set
+    dataset = DATASET_NAMES.get(test.get("dataset"), test.get("dataset"))
+    return (f"{test.get('images', 0):,} {dataset}, noise {test.get('noise_factor')} "
+            f"({str(test.get('fingerprint'))[:6]})")
+
+
+def _model_name(run: runs.FinishedRun) -> str:
+    """"Conv2DTranspose, MNIST" for a denoiser's run."""
+    spec = SPECS.get(run.script)
+    if spec is None:
+        return run.script
+    dataset = run.test_set.get("dataset") or spec.default_dataset
+    return f"{spec.layer}, {DATASET_NAMES.get(dataset, dataset)}"
 
 
 # --------------------------------------------------------------- the Upsampling tab

@@ -179,7 +179,7 @@ def draw(runs: list[FinishedRun]):
     ax.set_title("Every finished run: higher is better, further left is faster", fontsize=10)
     ax.grid(alpha=0.3)
     if runs:
-        ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 

@@ -1,12 +1,16 @@
 """playground.py's page, without a browser: the overlap explorer against
 transpose_demo.py, the inputs (drawings, uploads, bad files), the denoisers
-(missing, damaged, trained) and two sessions at once through gradio_client.
+(missing, damaged, trained), the list of every trained run and the Runs tab,
+and two sessions at once through gradio_client.
 tests/test_playground_browser.py drives the same page in Chromium."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import itertools
+import json
 import re
 import socket
 import threading
@@ -51,6 +55,14 @@ def a_drawing(size: int = playground_app.CANVAS_SIZE) -> dict:
     pen.line((70, 60, 210, 60), fill=255, width=22)
     pen.line((210, 60, 120, 230), fill=255, width=22)
     return {"background": np.zeros((size, size), np.uint8), "layers": [], "composite": np.asarray(canvas)}
+
+
+def pixels_in(html: str) -> np.ndarray:
+    """The pixels of a picture the page shows: an <img> with its PNG inside, as a data: URL."""
+    from PIL import Image
+
+    png = re.fullmatch(r'<img src="data:image/png;base64,([^"]+)" alt="">', html).group(1)
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(png))))
 
 
 def write_png(path: Path, array: np.ndarray) -> Path:
@@ -261,7 +273,7 @@ def test_a_missing_or_damaged_model_is_named_and_the_other_still_works(trained_o
            f"denoise_upsampling_notmnist.py --output-dir {upsampling}`" in note
     pictures = playground_app._pictures(playground_app.denoise(playground, result_clean(), 0.5, 0, False))
     assert [p["label"] for p in pictures[2:]] == [
-        "Conv2DTranspose, MNIST: not trained yet",
+        "Conv2DTranspose, MNIST: can't be used (below)",
         "UpSampling2D+Conv2D, notMNIST: not trained yet"]
 
     (upsampling / "model.keras").write_bytes(source.read_bytes())  # Trained again: picked up at once.
@@ -359,7 +371,7 @@ def test_two_sessions_at_once_each_get_their_own_pictures(trained_outputs, tmp_p
             for step, reply in enumerate(replies):
                 message, _, noisy, *pictures, scores, _ = reply
                 expected = own_images.add_noise(cleans[seed], 0.5 + step / 10, seed)  # Its own picture.
-                shown = np.asarray(Image.open(noisy["value"] if isinstance(noisy, dict) else noisy))
+                shown = pixels_in(noisy["value"])
                 np.testing.assert_array_equal(shown, np.round(expected * 255).astype(np.uint8))
                 assert message.startswith("Denoising your drawing") and scores.count(" dB |") == 3
         assert sorted(answers) == [1, 2]
@@ -408,3 +420,187 @@ def test_a_noise_factor_past_the_slider_and_a_busy_port_are_one_line(tmp_path):
         refusal = f"can't serve the page on 127.0.0.1:{port} .*choose another port"
         with pytest.raises(ConfigError, match=refusal):
             playground_app.serve(app, "127.0.0.1", port)
+
+
+# ------------------------------------------------------------ every trained run, side by side
+
+TWEAKED = "denoise_transpose_mnist/kernel_size-4"
+
+
+@pytest.fixture(scope="module")
+def copying_model(tmp_path_factory) -> bytes:
+    """A model.keras that gives its input back (a 1x1 convolution of weight 1): its output
+    is the noisy picture, so its PSNR is the noisy one's. Saved in a second, not trained."""
+    import keras
+
+    layer = keras.layers.Conv2D(1, 1, kernel_initializer="ones", bias_initializer="zeros")
+    path = tmp_path_factory.mktemp("copying") / "model.keras"
+    keras.Sequential([keras.Input((None, None, 1)), layer]).save(path)
+    return path.read_bytes()
+
+
+def a_run(outputs: Path, name: str, model: bytes | None = b"not a model", script: str | None = None,
+          finished_at: str = "2026-01-01T10:00", psnr: float = 20.0, **constants) -> Path:
+    """outputs/<name>/ as a finished run leaves it: model.keras and the parts of metrics.json that
+    the list and the Runs tab read. `name` is "<script>/<label>" unless `script` says; the
+    constants are the ones that differ from the defaults."""
+    folder_script, _, label = name.partition("/")
+    script = script or folder_script
+    folder = outputs / name
+    folder.mkdir(parents=True, exist_ok=True)
+    if model is not None:
+        (folder / "model.keras").write_bytes(model)
+    dataset = constants.get("DATASET", "mnist" if "transpose" in script else "notmnist")
+    metrics_json = {"settings": {"DATASET": dataset, **constants,
+                                 "run": {"script": script, "label": label or "defaults"}},
+                    "finished_at": finished_at, "psnr_denoised": psnr, "ssim_denoised": 0.8,
+                    "train_seconds": 60.0, "train_images_per_second": 900.0,
+                    "test_set": {"dataset": dataset, "noise_factor": 0.5, "noise_seed": 43, "images": 2000,
+                                 "fingerprint": f"{dataset}0123456789"}}
+    (folder / "metrics.json").write_text(json.dumps(metrics_json))
+    return folder
+
+
+def test_the_list_has_the_default_runs_first_then_each_script_s_other_runs(tmp_path):
+    outputs = tmp_path / "outputs"
+    a_run(outputs, "denoise_upsampling_notmnist/interpolation-bilinear", finished_at="2026-01-01T09:00",
+          INTERPOLATION="bilinear")
+    a_run(outputs, "denoise_transpose_mnist/epochs-2", finished_at="2026-01-02T10:00", EPOCHS=2)
+    a_run(outputs, TWEAKED, finished_at="2026-01-01T10:00", KERNEL_SIZE=4)
+    a_run(outputs, "mine", script="denoise_transpose_mnist", finished_at="2026-01-03T10:00",  # --output-dir
+          DATASET="fashion_mnist")
+    a_run(outputs, "comparison", script="compare_decoders")
+    choices, skipped = playground_app.model_choices(playground_for(outputs))
+    assert choices == [("Conv2DTranspose, MNIST", "denoise_transpose_mnist"),
+                       ("UpSampling2D+Conv2D, notMNIST", "denoise_upsampling_notmnist"),
+                       ("Conv2DTranspose, MNIST: kernel_size-4", TWEAKED),
+                       ("Conv2DTranspose, MNIST: epochs-2", "denoise_transpose_mnist/epochs-2"),
+                       ("Conv2DTranspose, Fashion-MNIST: mine", "mine"),
+                       ("UpSampling2D+Conv2D, notMNIST: interpolation-bilinear",
+                        "denoise_upsampling_notmnist/interpolation-bilinear")]
+    assert skipped == ["comparison: made by compare_decoders, not by one of the two denoisers"]
+
+
+def test_a_damaged_or_unfinished_run_is_left_out_with_a_line(tmp_path):
+    outputs = tmp_path / "outputs"
+    a_run(outputs, TWEAKED, KERNEL_SIZE=4)
+    (a_run(outputs, "denoise_transpose_mnist/epochs-2", EPOCHS=2) / "metrics.json").write_text("{half")
+    (outputs / "denoise_transpose_mnist" / "going").mkdir()
+    (outputs / "denoise_transpose_mnist" / "going" / "model.keras").write_bytes(b"")  # Still training.
+    a_run(outputs, "denoise_transpose_mnist/epochs-3", model=None, EPOCHS=3)  # Scores, but no model.
+    choices, skipped = playground_app.model_choices(playground_for(outputs))
+    assert [name for _, name in choices][2:] == [TWEAKED]
+    assert skipped == [
+        "denoise_transpose_mnist/epochs-2: metrics.json can't be read (JSONDecodeError)",
+        "denoise_transpose_mnist/going: no metrics.json (a run still going, or not a denoiser's)"]
+    assert "Left out: denoise_transpose_mnist/epochs-2: metrics.json can't be read" in \
+        playground_app._choice_info(skipped)
+
+
+def test_a_run_that_finishes_later_joins_the_list_of_the_page_already_built(tmp_path):
+    outputs = tmp_path / "outputs"
+    playground = playground_for(outputs)
+    assert len(playground_app.model_choices(playground)[0]) == 2
+    a_run(outputs, TWEAKED, KERNEL_SIZE=4)
+    choices, _ = playground_app.model_choices(playground)
+    assert choices[-1] == ("Conv2DTranspose, MNIST: kernel_size-4", TWEAKED)
+    first = playground.chosen([TWEAKED])
+    playground_app.model_choices(playground)  # Listed again: the same model, not loaded twice.
+    assert playground.chosen([TWEAKED])[0] is first[0]
+    # A name the list has not shown yet is looked for at once; one whose folder went is not shown.
+    a_run(outputs, "denoise_transpose_mnist/epochs-2", EPOCHS=2)
+    assert [m.name for m in playground.chosen(["denoise_transpose_mnist/epochs-2", "gone"])] == [
+        "denoise_transpose_mnist/epochs-2"]
+
+
+def test_a_chosen_run_is_denoised_beside_the_defaults_in_the_next_place(tmp_path, copying_model):
+    outputs = tmp_path / "outputs"  # No default run trained: their places say so, as before.
+    a_run(outputs, TWEAKED, model=copying_model, KERNEL_SIZE=4)
+    playground = playground_for(outputs)
+    models = playground.chosen(["denoise_transpose_mnist", "denoise_upsampling_notmnist", TWEAKED])
+    result = playground_app.denoise(playground, result_clean(), 0.5, 0, False, models)
+    _, _, *pictures = playground_app._pictures(result)
+    places = playground_app._places(playground, dict(zip(models, pictures, strict=True)))
+    assert [(p.get("label"), p["visible"]) for p in places] == [
+        ("Conv2DTranspose, MNIST: not trained yet", True),
+        ("UpSampling2D+Conv2D, notMNIST: not trained yet", True),
+        (f"Conv2DTranspose, MNIST: kernel_size-4: {result.noisy_psnr:.1f} dB", True),
+        (None, False), (None, False), (None, False)]
+    np.testing.assert_array_equal(pixels_in(places[2]["value"]), playground_app._pixels(result.noisy))
+    row = f"| Conv2DTranspose decoder, trained on MNIST digits (kernel_size-4) | {result.noisy_psnr:.2f} dB |"
+    assert row in playground_app._scores(result)
+    # Unticked, the default runs give up their places; the run keeps the first free one.
+    places = playground_app._places(playground, {models[2]: {"label": "its picture"}})
+    assert [p["visible"] for p in places[:2]] == [False, False] and places[2] == {"label": "its picture"}
+
+
+def test_a_damaged_run_says_the_command_that_trains_it_again(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a_run(Path("outputs"), TWEAKED, FILTERS=[16, 32], KERNEL_SIZE=4)  # In the page's order.
+    playground = playground_for(Path("outputs"))
+    note = playground_app._models_note(playground, playground.chosen([TWEAKED]))
+    assert note.startswith("**Missing models**")
+    assert f"- Conv2DTranspose, MNIST: kernel_size-4: `outputs/{TWEAKED}/model.keras` can't be read (" in note
+    assert note.endswith("again with `python denoise_transpose_mnist.py --filters 16,32 --kernel-size 4`")
+
+
+def test_the_runs_tab_shows_every_finished_run_and_its_plot(tmp_path):
+    outputs = tmp_path / "outputs"
+    table, plot = playground_app.runs_page(outputs)
+    assert table.startswith(f"No finished run under `{outputs}` yet: train one") and not plot["visible"]
+    a_run(outputs, "denoise_transpose_mnist", psnr=20.0, finished_at="2026-01-01T09:00")
+    a_run(outputs, TWEAKED, psnr=21.5, finished_at="2026-01-01T10:00", KERNEL_SIZE=4)
+    a_run(outputs, "denoise_upsampling_notmnist", psnr=19.0, finished_at="2026-01-01T11:00")
+    (a_run(outputs, "denoise_transpose_mnist/epochs-2") / "metrics.json").write_text("{half")
+    write_png(outputs / "runs.png", np.full((40, 60, 3), 200, np.uint8))
+    table, plot = playground_app.runs_page(outputs)
+    rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| 2026")]
+    assert [row[:4] for row in rows] == [
+        ["| 2026-01-01 09:00", "Conv2DTranspose, MNIST", "defaults", "20.00"],
+        ["| 2026-01-01 10:00", "Conv2DTranspose, MNIST", "kernel_size-4", "**21.50**"],  # Best on its images.
+        ["| 2026-01-01 11:00", "UpSampling2D+Conv2D, notMNIST", "defaults", "19.00"]]  # Alone on its own.
+    assert [row[-1] for row in rows] == ["2,000 MNIST, noise 0.5 (mnist0) |"] * 2 + [
+        "2,000 notMNIST, noise 0.5 (notmni) |"]
+    assert table.endswith(f"Left out:\n- skipped {outputs}/denoise_transpose_mnist/epochs-2: metrics.json "
+                          "can't be read (JSONDecodeError)")
+    assert plot["visible"] and plot["value"].shape == (40, 60, 3)
+
+
+def test_the_page_lists_a_new_run_shows_it_when_ticked_and_undoes_a_fifth_tick(tmp_path, copying_model):
+    """Through the served page: a run that finishes while the page is open joins the list at
+    its next look (the page looks every few seconds), a tick shows its picture in the first
+    free place, and a fifth tick is undone with a message."""
+    from gradio_client import Client, handle_file
+
+    outputs = tmp_path / "outputs"
+    app = playground_app.build(outputs)
+    app.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+               **playground_app.LAUNCH_OPTIONS)
+    try:
+        client = Client(app.local_url, verbose=False)
+        assert client.predict(api_name="/list_models") == {"__type__": "update"}  # Nothing new yet.
+        tweaks = [f"denoise_transpose_mnist/{label}" for label in ("kernel_size-4", "epochs-2", "epochs-3")]
+        for minute, name in enumerate(tweaks):
+            a_run(outputs, name, model=copying_model, finished_at=f"2026-01-01T10:0{minute}")
+        listed = client.predict(api_name="/list_models")
+        defaults = ["denoise_transpose_mnist", "denoise_upsampling_notmnist"]
+        assert [name for _, name in listed["choices"]] == [*defaults, *tweaks]
+        assert listed["value"] == defaults  # The ticks stay.
+
+        drawing = write_png(tmp_path / "drawing.png", a_drawing()["composite"])
+        sketch = {"background": handle_file(drawing), "layers": [], "composite": handle_file(drawing),
+                  "id": None}
+        client.predict(sketch, False, 0.5, 0, api_name="/draw")
+        box, message, _, noisy, *places, scores, _ = client.predict(False, 0.5, 0, [*defaults, tweaks[1]],
+                                                                    api_name="/models")
+        assert box == {"__type__": "update"} and message.startswith("Denoising your drawing")
+        assert places[2]["label"] == f"Conv2DTranspose, MNIST: epochs-2: {noisy['label'].split(': ')[1]}"
+        np.testing.assert_array_equal(pixels_in(places[2]["value"]), pixels_in(noisy["value"]))  # A copy.
+        assert not any(place.get("visible", True) for place in places[3:])
+        noisy_score = re.search(r"\| noisy input \| (\S+ dB) \|", scores).group(1)
+        assert scores.endswith(f"trained on MNIST digits (epochs-2) | {noisy_score} |")
+
+        box, message, *_ = client.predict(False, 0.5, 0, [*defaults, *tweaks], api_name="/models")
+        assert box == [*defaults, tweaks[1]] and message == "**At most 4 models at once: untick one first.**"
+    finally:
+        app.close()

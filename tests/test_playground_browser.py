@@ -2,9 +2,12 @@
 learner uses the page. It starts `python playground.py` on a free port, draws
 a stroke, moves the noise slider, reads both denoisers' outputs, moves the
 Upsampling tab's kernel and stride, uploads a file that is not a picture, and
-opens a second tab. Screenshots go to $PLAYGROUND_SCREENSHOTS (else the
-test's temporary folder); $PLAYGROUND_MODELS_DIR serves the models in that
-folder instead of the ones trained here in seconds."""
+opens a second tab. Then two more runs finish while the page is open: they
+join the list, the test ticks them and sees four models' outputs, and opens
+the Runs tab. Screenshots go to $PLAYGROUND_SCREENSHOTS (else the test's
+temporary folder); $PLAYGROUND_MODELS_DIR serves the models in that folder
+(the default runs and at least two others) instead of the ones trained here
+in seconds."""
 
 from __future__ import annotations
 
@@ -15,8 +18,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import learner_env, script_command
-from playground_models import free_port, train_playground_models
+from conftest import learner_env, run_in_process, script_command
+from playground_models import QUICK_TRAINING, free_port, train_playground_models
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -28,12 +31,37 @@ WAIT_S = 60
 DB = re.compile(r"(-?[\d.]+) dB")
 
 
+GIVEN_MODELS = os.environ.get("PLAYGROUND_MODELS_DIR")
+DEFAULT_RUNS = ("denoise_transpose_mnist", "denoise_upsampling_notmnist")
+
+
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> Path:
-    given = os.environ.get("PLAYGROUND_MODELS_DIR")
-    if given:
-        return Path(given)
-    return train_playground_models(tmp_path_factory.mktemp("outputs"), tmp_path_factory.mktemp("strokes"))
+def strokes(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("strokes")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory, strokes) -> Path:
+    if GIVEN_MODELS:
+        return Path(GIVEN_MODELS)
+    return train_playground_models(tmp_path_factory.mktemp("outputs"), strokes)
+
+
+@pytest.fixture(scope="module")
+def later_runs(models, strokes, tmp_path_factory) -> list[Path]:
+    """Two runs that each change one constant, trained in seconds elsewhere: the test moves
+    them in while the page is open. None with $PLAYGROUND_MODELS_DIR (its runs are there)."""
+    if GIVEN_MODELS:
+        return []
+    later = tmp_path_factory.mktemp("later")
+    folders = []
+    for script, flag, value in (("denoise_transpose_mnist", "--kernel-size", "4"),
+                                ("denoise_upsampling_notmnist", "--interpolation", "bilinear")):
+        folder = later / script / f"{flag[2:].replace('-', '_')}-{value}"
+        run_in_process(f"{script}.py", "--data-dir", str(strokes), "--output-dir", str(folder),
+                       *QUICK_TRAINING, flag, value)
+        folders.append(folder)
+    return folders
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +238,83 @@ def test_draw_slide_explore_and_upload_in_a_real_browser(page_url, browser, scre
     driver.close()
     driver.switch_to.window(first)
     assert picture(driver, "noisy") == after["noisy"]
+
+
+def finish(run: Path, models: Path) -> None:
+    """Move a finished run's folder into the models folder as a run ends: metrics.json last."""
+    target = models / run.parent.name / run.name
+    shutil.copytree(run, target, ignore=shutil.ignore_patterns("metrics.json"))
+    shutil.copy(run / "metrics.json", target / "metrics.json")
+
+
+def listed(driver) -> list[str]:
+    """The models the Denoise tab offers, by their folder inside the models folder."""
+    from selenium.webdriver.common.by import By
+
+    return [box.get_attribute("name") for box in driver.find_elements(By.CSS_SELECTOR, "#model-choice input")]
+
+
+def tick(driver, name: str) -> str:
+    """Tick a model in the list; its label."""
+    from selenium.webdriver.common.by import By
+
+    box = driver.find_element(By.CSS_SELECTOR, f"#model-choice input[name='{name}']")
+    label = box.find_element(By.XPATH, "..")
+    label.click()
+    return label.text
+
+
+def save_whole_page(driver, path: Path) -> None:
+    """A screenshot of the whole page, as tall as it is."""
+    width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
+    page, view = driver.execute_script(
+        "return [document.documentElement.scrollHeight, window.innerHeight]")
+    driver.set_window_size(width, max(height, height - view + page))
+    driver.save_screenshot(str(path))
+    driver.set_window_size(width, height)
+
+
+def test_new_runs_join_the_list_show_beside_the_defaults_and_in_the_runs_tab(page_url, browser, models,
+                                                                               later_runs, screenshots):
+    from selenium.webdriver.common.by import By
+
+    driver = browser
+    driver.get(page_url)
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#sketch canvas"), "the Sketchpad")
+    assert listed(driver)[:2] == list(DEFAULT_RUNS)
+    draw_a_seven(driver)
+    shown = wait_for(driver, lambda: outputs_shown(driver), "the default runs' outputs")
+
+    # Two runs finish while the page is open: the list shows them within seconds, no reload.
+    for run in later_runs:
+        finish(run, models)
+    others = wait_for(driver, lambda: listed(driver)[2:] if len(listed(driver)) >= 4 else None,
+                      "the runs that finished, in the list")
+    if later_runs:
+        assert others == [f"{run.parent.name}/{run.name}" for run in later_runs]
+
+    # A third model: its output and PSNR appear in the next place, on the same drawing.
+    label = tick(driver, others[0])
+    third = wait_for(driver, lambda: picture(driver, "run-1")[1] and picture(driver, "run-1"),
+                     "the third model's output")
+    assert third[1] == (28, 28) and third[0].startswith(label) and psnr_in(third[0]) is not None, third
+    assert picture(driver, "noisy") == shown["noisy"]  # The same noisy drawing.
+
+    # A fourth, then more noise: all four answer the slider.
+    tick(driver, others[1])
+    wait_for(driver, lambda: picture(driver, "run-2")[1], "the fourth model's output")
+    move_slider(driver, "noise", 4)  # 0.5 -> 0.7
+    wait_for(driver, lambda: outputs_shown(driver, shown["noisy"][0]), "the outputs after the slider")
+    wait_for(driver, lambda: all(psnr_in(picture(driver, key)[0]) is not None for key in ("run-1", "run-2")),
+             "four models' PSNRs")
+    assert text_of(driver, "scores").count(" dB") == 5  # The noisy input and four models.
+    save_whole_page(driver, screenshots / "playground_four_models.png")
+
+    # The Runs tab: a row per finished run, and runs.png.
+    driver.find_element(By.XPATH, "//button[@role='tab' and contains(., 'Runs')]").click()
+    rows = lambda: driver.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr")  # noqa: E731
+    wait_for(driver, lambda: len(rows()) >= 4, "the table of every finished run")
+    table = text_of(driver, "runs-table")
+    assert all(run.name in table for run in later_runs) and "Traceback" not in driver.page_source
+    wait_for(driver, lambda: driver.find_elements(By.CSS_SELECTOR, "#runs-plot img"), "runs.png")
+    save_whole_page(driver, screenshots / "playground_runs.png")
