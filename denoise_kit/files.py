@@ -13,16 +13,18 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike[str], shared: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` on success.
 
     The temporary name keeps the final suffix (``model.partial.keras``,
     ``plot.partial.png``) because Keras and matplotlib pick the format from it.
     If the body raises, the temporary file is removed and `path` is untouched.
+    `shared`: a file other processes may write at the same time (outputs/runs.md):
+    the temporary name carries this process's id, so two writers never mix.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.stem}.partial{path.suffix}")
+    tmp = path.with_name(f"{path.stem}{f'.{os.getpid()}' if shared else ''}.partial{path.suffix}")
     try:
         yield tmp
         os.replace(tmp, path)
@@ -37,9 +39,9 @@ def write_json(path: str | os.PathLike[str], data: Any) -> None:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
 
 
-def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text`, atomically."""
-    with atomic_path(path) as tmp:
+def write_text(path: str | os.PathLike[str], text: str, shared: bool = False) -> None:
+    """Write `text`, atomically (`shared`: see atomic_path)."""
+    with atomic_path(path, shared) as tmp:
         tmp.write_text(text)
 
 

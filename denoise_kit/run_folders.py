@@ -52,10 +52,11 @@ def script_of(namespace: dict[str, Any], config: dict[str, Any]) -> str | None:
 
 
 def changes(script: str, config: dict[str, Any], run_flags: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The constants (and run flags) of `config` that differ from the page's defaults, in page order."""
+    """The constants (and run flags) of `config` that differ from the page's defaults, in page order;
+    a constant the page's defaults lack (one a learner added) is a change too."""
     defaults = {**(run_flags or {}), **PAGE_DEFAULTS[script]}
-    return {name: config[name] for name in config
-            if name in defaults and name not in NOT_A_TWEAK and _same(config[name]) != _same(defaults[name])}
+    return {name: value for name, value in config.items() if name not in NOT_A_TWEAK
+            and (name not in defaults or _same(value) != _same(defaults[name]))}
 
 
 def label(changed: dict[str, Any]) -> str:
@@ -72,15 +73,24 @@ def place(script: str, config: dict[str, Any], run_flags: dict[str, Any] | None 
     """Where this run goes, and what it is: {"script", "changes", "label", "folder", "runs_root"}.
 
     The folder is OUTPUT_DIR for the defaults or for an explicit OUTPUT_DIR, else
-    OUTPUT_DIR/<label>. `runs_root` holds the folders whose runs are listed
-    together (outputs/): the one above the script's own folder.
+    OUTPUT_DIR/<label>. `runs_root` holds the runs listed and compared together:
+    the default outputs/ for any folder inside it, else the explicit folder itself
+    (so nothing is written outside it).
     """
     changed = changes(script, config, run_flags)
-    base = Path(str(config["OUTPUT_DIR"]))
-    explicit = base != Path(PAGE_DEFAULTS[script]["OUTPUT_DIR"])
+    base = Path(_placed.get(str(config["OUTPUT_DIR"]), str(config["OUTPUT_DIR"])))
+    default = Path(PAGE_DEFAULTS[script]["OUTPUT_DIR"])
+    explicit = base.resolve() != default.resolve()
     folder = base if explicit or not changed else base / label(changed)
+    inside = folder.resolve().is_relative_to(default.parent.resolve())
+    _placed[str(folder)] = str(base)
     return {"script": script, "changes": changed, "label": label(changed), "folder": str(folder),
-            "runs_root": str(base.parent)}
+            "runs_root": str(default.parent if inside else folder)}
+
+
+# A folder placed earlier in this process -> its OUTPUT_DIR: a notebook that sets a constant in a
+# cell of its own and runs only the flags line again finds the page's OUTPUT_DIR, not the last tweak's.
+_placed: dict[str, str] = {}
 
 
 def _same(value: Any) -> Any:

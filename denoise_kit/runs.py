@@ -67,27 +67,43 @@ def finished_now() -> str:
 
 
 def read(folder: Path) -> FinishedRun:
-    """The run whose metrics.json is in `folder`; ValueError (the reason) if it is not a denoiser's."""
+    """The run whose metrics.json is in `folder`; ValueError (the reason) if it is not a denoiser's.
+
+    A metrics.json written before runs were compared (no finished_at, no test_set) is listed,
+    with its file's time, and never compared: its test images' fingerprint is unknown.
+    """
+    path = folder / "metrics.json"
     try:
-        metrics = json.loads((folder / "metrics.json").read_text())
-        settings, run = metrics["settings"], metrics["settings"].get("run", {})
+        metrics = json.loads(path.read_text())
+        settings = metrics["settings"]
+        run = settings.get("run", {})
+        test = metrics.get("test_set") or {
+            "dataset": settings["DATASET"], "noise_factor": settings["NOISE_FACTOR"],
+            "noise_seed": settings.get("TEST_NOISE_SEED"), "images": metrics.get("test_images", 0),
+            "fingerprint": None}
+        if not isinstance(test, dict):
+            raise TypeError("test_set is not a mapping")
+        finished = metrics.get("finished_at") or datetime.datetime.fromtimestamp(
+            path.stat().st_mtime).isoformat(timespec="seconds")
         return FinishedRun(
-            folder=folder, script=run.get("script", folder.name), label=run.get("label", "?"),
+            folder=folder, script=run.get("script", folder.name), label=run.get("label", folder.name),
             constants={k: _plain(v) for k, v in settings.items() if k.isupper() and k not in NOT_A_TWEAK},
-            finished_at=metrics["finished_at"], psnr=float(metrics["psnr_denoised"]),
+            finished_at=finished, psnr=float(metrics["psnr_denoised"]),
             ssim=float(metrics["ssim_denoised"]), train_seconds=float(metrics["train_seconds"]),
-            images_per_second=float(metrics["train_images_per_second"]), test_set=metrics["test_set"])
+            images_per_second=float(metrics["train_images_per_second"]), test_set=test)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"metrics.json can't be read ({error.__class__.__name__})") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        raise ValueError(f"its metrics.json is not a denoiser run's (no {error})") from None
+    except KeyError as missing:
+        raise ValueError(f"its metrics.json is not a denoiser run's (no {missing})") from None
+    except (TypeError, ValueError, AttributeError) as error:
+        raise ValueError(f"its metrics.json is not a denoiser run's ({error})") from None
 
 
 def find(root: str | os.PathLike[str]) -> tuple[list[FinishedRun], list[str]]:
-    """Every finished run in root/* and root/*/* (oldest first), and a line per folder skipped."""
+    """Every finished run in root, root/* and root/*/* (oldest first), and a line per folder skipped."""
     root = Path(root)
     runs, skipped = [], []
-    for path in sorted([*root.glob("*/metrics.json"), *root.glob("*/*/metrics.json")]):
+    for path in sorted(path for depth in ("", "*/", "*/*/") for path in root.glob(f"{depth}metrics.json")):
         try:
             runs.append(read(path.parent))
         except ValueError as reason:
@@ -155,7 +171,7 @@ def write_table(root: Path, runs: list[FinishedRun]) -> Path:
                      f"| {_shown(run.folder)} | {test.get('images', 0):,} {test.get('dataset')}, "
                      f"noise {test.get('noise_factor')} ({test.get('fingerprint')}) |")
     path = root / TABLE
-    write_text(path, "\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n", shared=True)  # Two runs may finish at once.
     return path
 
 
@@ -190,19 +206,24 @@ def write_plot(root: Path, runs: list[FinishedRun]) -> Path:
 
     fig = draw(runs)
     path = root / PLOT
-    with atomic_path(path) as tmp:
+    with atomic_path(path, shared=True) as tmp:
         fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 
 
 def report(output_dir: str | os.PathLike[str], root: str | os.PathLike[str]) -> list[str]:
-    """After a run's closing table: print what it changed, rewrite runs.md and runs.png; the lines."""
+    """After a run's closing table: print what it changed, rewrite runs.md and runs.png; the lines.
+    The run is over by then: a table that can't be written (a full disk) is one line, not an error."""
     root = Path(root)
     runs, skipped = find(root)
     this = read(Path(output_dir))
     lines = [*skipped, "", *comparison(this, runs)]
-    lines.append(f"Every run: {_shown(write_table(root, runs))}, {_shown(write_plot(root, runs))}")
+    try:
+        lines.append(f"Every run: {_shown(write_table(root, runs))}, {_shown(write_plot(root, runs))}")
+    except OSError as error:
+        lines.append(f"runs.md and runs.png were not updated ({error.strerror or error}): the run's own "
+                     "files are complete; the next run rewrites them")
     print("\n".join(lines))
     return lines
 

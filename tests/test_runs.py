@@ -59,7 +59,31 @@ def test_a_run_goes_to_the_folder_its_constants_name(changes, folder):
     assert Path(place["folder"]) == Path(folder)
     assert place["label"] == (Path(folder).name if "+" in folder or "-" in Path(folder).name
                               and "OUTPUT_DIR" not in changes else place["label"])
-    assert Path(place["runs_root"]) == Path(config_of(**changes)["OUTPUT_DIR"]).parent
+    # Runs under outputs/ are listed together; an own folder elsewhere lists its own, writing nothing outside.
+    assert Path(place["runs_root"]) == (Path("outputs") if folder.startswith("outputs") else Path(folder))
+
+
+def test_an_own_folder_inside_outputs_is_listed_with_the_others(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    place = run_folders.place(MNIST, config_of(OUTPUT_DIR="outputs/mine", KERNEL_SIZE=4), RUN_FLAGS)
+    assert (place["folder"], place["runs_root"]) == ("outputs/mine", "outputs")
+    # The default folder spelled another way is still the default: the tweak gets its own folder.
+    spelled = config_of(OUTPUT_DIR=str(tmp_path / "outputs" / "denoise_transpose_mnist"), KERNEL_SIZE=4)
+    assert Path(run_folders.place(MNIST, spelled, RUN_FLAGS)["folder"]).name == "kernel_size-4"
+
+
+def test_a_constant_the_page_lacks_is_a_change():
+    """A learner who adds DROPOUT = 0.2 to the page gets a folder of its own, not the defaults'."""
+    place = run_folders.place(MNIST, config_of(DROPOUT=0.2), RUN_FLAGS)
+    assert place["label"] == "dropout-0.2" and place["changes"] == {"DROPOUT": 0.2}
+
+
+def test_a_notebook_that_runs_only_the_flags_line_again_starts_from_the_pages_folder():
+    """KERNEL_SIZE = 5 set in a cell of its own, then the flags line: OUTPUT_DIR is still the last
+    tweak's folder in the notebook's globals, and must not be taken as an own choice."""
+    first = run_folders.place(MNIST, config_of(KERNEL_SIZE=4), RUN_FLAGS)
+    again = run_folders.place(MNIST, config_of(KERNEL_SIZE=5, OUTPUT_DIR=first["folder"]), RUN_FLAGS)
+    assert Path(again["folder"]) == Path("outputs/denoise_transpose_mnist/kernel_size-5")
 
 
 def test_a_long_name_is_cut_and_stays_distinct():
@@ -211,3 +235,29 @@ def test_runs_md_and_runs_png_list_every_finished_run(outputs, capsys):
         ["defaults", "kernel_size-4", "noise_factor-0.8", "defaults", "kernel_size-5"])
     assert len(ax.collections) == 3  # A colour per test set: MNIST at 0.5 and 0.8, notMNIST.
     assert (outputs / "runs.png").stat().st_size > 10_000
+
+
+def test_a_run_from_before_runs_were_compared_is_listed_but_never_compared(outputs):
+    old = outputs / "denoise_transpose_mnist" / "metrics.json"
+    metrics = json.loads(old.read_text())
+    for field in ("finished_at", "test_set"):
+        del metrics[field]
+    del metrics["settings"]["run"]
+    metrics["test_images"] = 2000
+    old.write_text(json.dumps(metrics))
+    found, skipped = runs.find(outputs)
+    assert skipped == []
+    (listed,) = [run for run in found if run.folder == old.parent]
+    assert (listed.script, listed.label, listed.test_set["fingerprint"]) == (MNIST, MNIST, None)
+    this = finished_run(outputs, "kernel_size-5", 20.1, 5, KERNEL_SIZE=5)
+    lines = runs.comparison(runs.read(this), runs.find(outputs)[0])
+    assert "20.06" not in "\n".join(lines)  # Its test images can't be known to be these.
+
+
+def test_a_table_that_cant_be_written_is_one_line_and_the_run_stands(outputs, capsys):
+    (outputs / runs.TABLE).mkdir()  # Where runs.md goes, a folder: writing it fails.
+    this = finished_run(outputs, "kernel_size-5", 20.1, 5, KERNEL_SIZE=5)
+    lines = runs.report(this, outputs)
+    assert lines[-1].startswith("runs.md and runs.png were not updated (")
+    assert lines[-1].endswith("the run's own files are complete; the next run rewrites them")
+    assert not list(outputs.glob("runs*.partial*"))
