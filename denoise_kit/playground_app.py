@@ -586,24 +586,28 @@ def _models_note(playground: Playground, models: Sequence[Denoiser] | None = Non
 
 
 def _runs_tab(tab: gr.Tab, models_dir: Path) -> None:
-    gr.Markdown(f"Every finished denoiser run under `{models_dir}`, oldest first, as each run's end writes "
-                "them to `runs.md` and `runs.png` there. Compare PSNR only between runs scored on the same "
-                "test images (the last column).")
+    gr.Markdown(f"Every finished denoiser run under `{models_dir}`, oldest first: the table and the picture "
+                "each run's end writes to `runs.md` and `runs.png`. Compare PSNR only between runs scored on "
+                "the same test images (the last column).")
     table = gr.Markdown(elem_id="runs-table")
-    plot = gr.Image(label="Test PSNR against training time (runs.png)", format="png", interactive=False,
+    plot = gr.Image(label="Test PSNR against training time (as runs.png)", format="png", interactive=False,
                     elem_id="runs-plot", buttons=["download", "fullscreen"], visible=False)
     tab.select(lambda: runs_page(models_dir), None, [table, plot], api_name="runs", show_progress="hidden",
                queue=False)
 
 
 def runs_page(models_dir: Path) -> list[Any]:
-    """The Runs tab, read now: the table of finished runs, and runs.png when a run has drawn it."""
+    """The Runs tab, read now: the table of finished runs, and their picture drawn afresh
+    (runs.py's, as runs.png has it: whichever folder a run wrote its runs.png to)."""
+    import matplotlib.pyplot as plt
+
+    found, _ = runs.find(models_dir)
     plot = None
-    try:
-        with PIL.Image.open(models_dir / runs.PLOT) as picture:
-            plot = np.asarray(picture.convert("RGB"))
-    except OSError:  # No run has finished yet, or the file is being replaced.
-        pass
+    if found:
+        figure = runs.draw(found)
+        figure.canvas.draw()
+        plot = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+        plt.close(figure)
     return [runs_table(models_dir), gr.update(value=plot, visible=plot is not None)]
 
 

@@ -271,7 +271,7 @@ def test_the_playground_shows_inline_in_a_notebook(where, tmp_path, request):
     assert "<iframe" in html and address.rstrip("/") in html
 
 
-def test_a_constant_edited_and_the_cells_run_again_go_to_a_run_of_their_own(tmp_path):
+def test_a_constant_edited_and_the_cells_run_again_go_to_a_run_of_their_own(tmp_path, kit_site):
     """A learner runs the denoiser's notebook, edits KERNEL_SIZE and runs its cells again in the same
     kernel: the second run keeps its own folder, the first's stays, and the end compares the two."""
     data = sparse_digits(tmp_path / "data", 600, seed=5)
@@ -281,7 +281,7 @@ def test_a_constant_edited_and_the_cells_run_again_go_to_a_run_of_their_own(tmp_
     first.cells += again.cells
     client = nbclient.NotebookClient(first, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(cwd=str(tmp_path), env=learner_env())
+    client.execute(cwd=str(tmp_path), env=kernel_env(kit_site))  # A learner's folder, the kit installed.
 
     base = tmp_path / "outputs" / "denoise_transpose_mnist"
     runs = sorted(path.parent for path in base.glob("*/metrics.json"))
