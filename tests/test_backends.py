@@ -59,8 +59,9 @@ def test_tensorboard_where_tensorflow_is_installed_and_one_line_where_not(tmp_pa
                          "--limit", "128", "--epochs", "1", "--images-per-epoch", "64", "--tensorboard",
                          check=installed)
     if installed:
-        logged = {p.parent.name for p in (out / "tensorboard").rglob("events.out.tfevents.*")}
-        assert logged == {"train", "validation", "images"}
+        (run,) = (out / "tensorboard").iterdir()  # Keras' curves, the pictures, and in the run's own
+        logged = {p.parent.name for p in run.rglob("events.out.tfevents.*")}  # folder HParams and scores.
+        assert logged == {"train", "validation", "images", run.name}
     else:
         assert result.returncode == 2 and not out.exists()
         missing = [name for name in ("tensorflow", "tensorboard") if not importlib.util.find_spec(name)]
