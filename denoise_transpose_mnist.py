@@ -43,7 +43,7 @@ VALIDATION_NOISE_SEED = 42  # Fixed noise for the validation images, whatever SE
 TEST_NOISE_SEED = 43  # Fixed noise for the test images: every run is scored on the same ones.
 LIMIT: int | None = None  # At most this many training images (validation included).
 DATA_DIR: str | None = None  # Dataset folder; None: $DENOISE_DATA_DIR, else data/ (docs/data.md).
-OUTPUT_DIR = "outputs/denoise_transpose_mnist"  # The pictures, metrics and model.
+OUTPUT_DIR = "outputs/denoise_transpose_mnist"  # Pictures, metrics, model; a tweak: a folder inside.
 
 CONFIG = cli.override_from_flags(globals(), run_flags=cli.DENOISER_RUN_FLAGS)  # One run per OUTPUT_DIR.
 if CONFIG["DENOISE"]:  # Run flag --denoise my_digit.png: train nothing ("Your own image").

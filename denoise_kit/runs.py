@@ -156,6 +156,11 @@ def describe_difference(theirs: dict[str, Any], ours: dict[str, Any]) -> str:
     return "; ".join(parts) or "another data folder or backend"
 
 
+def test_images(test: dict[str, Any]) -> str:
+    """'2,000 mnist, noise 0.5': a run's test images, as runs.md and runs.png name them."""
+    return f"{test.get('images', 0):,} {test.get('dataset')}, noise {test.get('noise_factor')}"
+
+
 def write_table(root: Path, runs: list[FinishedRun]) -> Path:
     """outputs/runs.md: a row per finished run, oldest first."""
     lines = ["# Every finished run", "",
@@ -168,8 +173,7 @@ def write_table(root: Path, runs: list[FinishedRun]) -> Path:
         test = run.test_set
         lines.append(f"| {run.finished_at.replace('T', ' ')} | {run.script} | {run.label} | {run.psnr:.2f} "
                      f"| {run.ssim:.3f} | {run.train_seconds:.1f} | {run.images_per_second:,.0f} "
-                     f"| {_shown(run.folder)} | {test.get('images', 0):,} {test.get('dataset')}, "
-                     f"noise {test.get('noise_factor')} ({test.get('fingerprint')}) |")
+                     f"| {_shown(run.folder)} | {test_images(test)} ({test.get('fingerprint')}) |")
     path = root / TABLE
     write_text(path, "\n".join(lines) + "\n", shared=True)  # Two runs may finish at once.
     return path
@@ -184,8 +188,7 @@ def draw(runs: list[FinishedRun]):
         group = [run for run in runs if run.test_set.get("fingerprint") == fingerprint]
         test = group[0].test_set
         ax.scatter([run.train_seconds for run in group], [run.psnr for run in group], color=f"C{i}",
-                   label=f"{group[0].script}: {test.get('images', 0):,} {test.get('dataset')} test images, "
-                         f"noise {test.get('noise_factor')}")
+                   label=f"{group[0].script}: {test_images(test)}")
         for run in group:
             ax.annotate(run.label, (run.train_seconds, run.psnr), textcoords="offset points", xytext=(4, 4),
                         fontsize=7)
