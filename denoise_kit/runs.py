@@ -189,9 +189,11 @@ def draw(runs: list[FinishedRun]):
         test = group[0].test_set
         ax.scatter([run.train_seconds for run in group], [run.psnr for run in group], color=f"C{i}",
                    label=f"{group[0].script}: {test_images(test)}")
-        for run in group:
-            ax.annotate(run.label, (run.train_seconds, run.psnr), textcoords="offset points", xytext=(4, 4),
-                        fontsize=7)
+        middle = (min(r.train_seconds for r in runs) + max(r.train_seconds for r in runs)) / 2
+        for run in group:  # Labels right of the points in the left half, left of them in the right half.
+            right = run.train_seconds > middle
+            ax.annotate(run.label, (run.train_seconds, run.psnr), textcoords="offset points",
+                        xytext=(-4 if right else 4, 4), ha="right" if right else "left", fontsize=7)
     ax.margins(0.15)  # Room for the labels.
     ax.set_xlabel("training time (s)")
     ax.set_ylabel("test PSNR, denoised (dB)")
